@@ -1,0 +1,15 @@
+//! `POST /auth/createConnectToken`: a connect token for the logged-in user.
+
+use std::convert::Infallible;
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connect_backend::init_logging();
+    let app = connect_backend::App::from_env().await?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Infallible>(app.create_connect_token(request).await)
+    }))
+    .await
+}

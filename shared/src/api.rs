@@ -1,0 +1,199 @@
+//! The HTTP edge: reading requests and writing responses, and the one place
+//! where failures become a status, a JSON body and a log line.
+
+use lambda_http::http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::corbado::{CorbadoError, VerificationResult};
+use crate::secret::SecretError;
+use crate::session::{SessionError, SessionToken};
+use crate::signed_data::SignedDataError;
+
+/// Both endpoints take a few hundred bytes; anything much larger is not a client of ours.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Every failure a client can see. `Display` is the detail for our logs;
+/// [`ApiError::public_message`] is what the client reads.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("body too large")]
+    PayloadTooLarge,
+    #[error("malformed JSON")]
+    MalformedJson,
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("unknown connect token type")]
+    UnknownTokenType,
+    #[error(transparent)]
+    InvalidSignedPasskeyData(#[from] SignedDataError),
+    #[error("no session cookie")]
+    SessionRequired,
+    #[error("unknown or expired session")]
+    SessionInvalid,
+    #[error("verification result {}", .0.as_str())]
+    VerificationFailed(VerificationResult),
+    #[error(transparent)]
+    Corbado(#[from] CorbadoError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    code: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MalformedJson | Self::InvalidRequest(_) | Self::UnknownTokenType | Self::InvalidSignedPasskeyData(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::SessionRequired | Self::SessionInvalid | Self::VerificationFailed(_) => StatusCode::UNAUTHORIZED,
+            Self::Corbado(CorbadoError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Corbado(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Stable, machine-readable; the README lists every value.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::UnknownTokenType => "unknown_token_type",
+            Self::InvalidSignedPasskeyData(_) => "invalid_signed_passkey_data",
+            Self::SessionRequired => "session_required",
+            Self::SessionInvalid => "session_invalid",
+            Self::VerificationFailed(result) => result.as_str(),
+            Self::Corbado(CorbadoError::Timeout) => "upstream_timeout",
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => "internal_error",
+            Self::Corbado(_) => "upstream_error",
+        }
+    }
+
+    /// Never carries upstream messages, secrets or internal detail.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::MethodNotAllowed => "only POST is allowed".into(),
+            Self::UnsupportedMediaType => "the request body must be JSON: send Content-Type: application/json".into(),
+            Self::PayloadTooLarge => format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+            Self::MalformedJson => "the request body is not valid JSON".into(),
+            Self::InvalidRequest(detail) => format!("invalid request body: {detail}"),
+            Self::UnknownTokenType => "type must be one of passkey-append, passkey-list, passkey-delete".into(),
+            Self::InvalidSignedPasskeyData(err) => err.to_string(),
+            Self::SessionRequired => "no session: log in first".into(),
+            Self::SessionInvalid => "the session is unknown or has expired: log in again".into(),
+            Self::VerificationFailed(result) => format!("passkey verification failed ({})", result.as_str()),
+            Self::Corbado(CorbadoError::Timeout) => "the passkey service did not answer in time".into(),
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => "internal error".into(),
+            Self::Corbado(_) => "the passkey service failed".into(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let code = self.code();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), code, error = %self, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), code, reason = %self, "request refused");
+        }
+        let mut response = json_response(
+            status,
+            &ErrorBody {
+                error: &self.public_message(),
+                code,
+            },
+        );
+        if matches!(self, Self::MethodNotAllowed) {
+            response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(err: SecretError) -> Self {
+        Self::Corbado(CorbadoError::Secret(err))
+    }
+}
+
+/// Checks method, content type and size, then parses the JSON body.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    if request.method() != Method::POST {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let is_json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    serde_json::from_slice(bytes).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidRequest(err.to_string()),
+        _ => ApiError::MalformedJson,
+    })
+}
+
+/// The value of the first cookie called `name` in the request's `Cookie` headers.
+pub fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim().trim_matches('"'))
+}
+
+/// `Set-Cookie` for a new session: script cannot read it, it only travels
+/// over HTTPS and never on cross-site requests.
+pub fn session_cookie(name: &str, token: &SessionToken, max_age_seconds: u64) -> HeaderValue {
+    let value = format!(
+        "{name}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age_seconds}",
+        token.expose()
+    );
+    let mut header = HeaderValue::from_str(&value).expect("cookie names are checked at start-up and tokens are base64url");
+    header.set_sensitive(true);
+    header
+}
+
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    // Serialising our own plain structs cannot fail; "{}" is a safe fallback all the same.
+    let json = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+    let mut response = Response::new(Body::Text(json));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn with_cookie(mut response: Response<Body>, cookie: HeaderValue) -> Response<Body> {
+    response.headers_mut().append(SET_COOKIE, cookie);
+    response
+}

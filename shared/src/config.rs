@@ -1,0 +1,199 @@
+//! Function configuration, read once per execution environment from the environment.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+pub const DEFAULT_BACKEND_API: &str = "https://backendapi.cloud.corbado.io/v2";
+pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 10_800;
+/// `__Host-` makes browsers insist on `Secure`, `Path=/` and no `Domain`, so a
+/// sibling subdomain cannot plant or shadow the session cookie.
+pub const DEFAULT_SESSION_COOKIE_NAME: &str = "__Host-session";
+const MAX_SESSION_TTL_SECONDS: u64 = 365 * 24 * 3600;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sessions_table: String,
+    pub project_id: ProjectId,
+    pub api_secret_id: String,
+    pub backend_api: Url,
+    pub session_ttl: Duration,
+    pub session_cookie_name: String,
+}
+
+/// A Corbado project id (`pro-` followed by letters and digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectId(String);
+
+impl ProjectId {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.strip_prefix("pro-") {
+            Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                Ok(Self(value.to_owned()))
+            }
+            _ => Err("must look like `pro-1234567890` (a Corbado project id)".into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
+
+        let sessions_table = required("SESSIONS_TABLE")?;
+        let project_id = ProjectId::parse(required("CORBADO_PROJECT_ID")?.trim())
+            .map_err(|reason| invalid("CORBADO_PROJECT_ID", reason))?;
+        let api_secret_id = required("CORBADO_API_SECRET_ARN")?;
+        let backend_api = parse_backend_api(get("CORBADO_BACKEND_API").as_deref().unwrap_or(DEFAULT_BACKEND_API))
+            .map_err(|reason| invalid("CORBADO_BACKEND_API", reason))?;
+        let session_ttl = match get("SESSION_TTL_SECONDS") {
+            None => DEFAULT_SESSION_TTL_SECONDS,
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|secs| (1..=MAX_SESSION_TTL_SECONDS).contains(secs))
+                .ok_or_else(|| {
+                    invalid("SESSION_TTL_SECONDS", format!("must be whole seconds from 1 to {MAX_SESSION_TTL_SECONDS}"))
+                })?,
+        };
+        let session_cookie_name = get("SESSION_COOKIE_NAME").unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.into());
+        if !is_cookie_token(&session_cookie_name) {
+            return Err(invalid(
+                "SESSION_COOKIE_NAME",
+                "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)".into(),
+            ));
+        }
+
+        Ok(Self {
+            sessions_table,
+            project_id,
+            api_secret_id,
+            backend_api,
+            session_ttl: Duration::from_secs(session_ttl),
+            session_cookie_name,
+        })
+    }
+}
+
+/// The API secret travels in every request, so plain HTTP is allowed only to loopback stand-ins.
+fn parse_backend_api(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("not a URL ({e})"))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err("must be an https:// URL (http:// only to a loopback address)".into()),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+/// RFC 6265 cookie-name: an RFC 7230 token.
+fn is_cookie_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: HashMap<String, String> = [
+            ("SESSIONS_TABLE", "sessions"),
+            ("CORBADO_PROJECT_ID", "pro-1234567890"),
+            ("CORBADO_API_SECRET_ARN", "corbado-api-secret"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in vars {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_unset() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.sessions_table, "sessions");
+        assert_eq!(c.project_id.as_str(), "pro-1234567890");
+        assert_eq!(c.backend_api.as_str(), DEFAULT_BACKEND_API);
+        assert_eq!(c.session_ttl, Duration::from_secs(10_800));
+        assert_eq!(c.session_cookie_name, "__Host-session");
+    }
+
+    #[test]
+    fn every_required_variable_is_named_when_missing() {
+        for name in ["SESSIONS_TABLE", "CORBADO_PROJECT_ID", "CORBADO_API_SECRET_ARN"] {
+            let err = config(&[(name, "")]).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(name));
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn project_id_must_be_a_corbado_project_id() {
+        for bad in ["1234", "pro-", "prj-123", "pro-12:34", "PRO-123"] {
+            let err = config(&[("CORBADO_PROJECT_ID", bad)]).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "CORBADO_PROJECT_ID", .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backend_api_must_be_https_except_on_loopback() {
+        assert!(config(&[("CORBADO_BACKEND_API", "http://127.0.0.1:4010")]).is_ok());
+        assert!(config(&[("CORBADO_BACKEND_API", "http://localhost:4010/v2")]).is_ok());
+        for bad in ["http://example.com/v2", "ftp://x", "not a url", "https://x/v2?a=b"] {
+            let err = config(&[("CORBADO_BACKEND_API", bad)]).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "CORBADO_BACKEND_API", .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_ttl_must_be_positive_whole_seconds() {
+        assert_eq!(config(&[("SESSION_TTL_SECONDS", "60")]).unwrap().session_ttl, Duration::from_secs(60));
+        for bad in ["0", "-5", "1.5", "soon", "99999999999"] {
+            let err = config(&[("SESSION_TTL_SECONDS", bad)]).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "SESSION_TTL_SECONDS", .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cookie_name_must_be_a_token() {
+        assert_eq!(config(&[("SESSION_COOKIE_NAME", "sid")]).unwrap().session_cookie_name, "sid");
+        for bad in ["a b", "a;b", "a=b", "séance"] {
+            assert!(config(&[("SESSION_COOKIE_NAME", bad)]).is_err(), "{bad}");
+        }
+    }
+}

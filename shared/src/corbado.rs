@@ -1,0 +1,356 @@
+//! Client for the two calls of Corbado's Backend API v2 that this backend makes.
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProjectId;
+use crate::secret::{SecretCache, SecretError};
+use crate::session::Session;
+use crate::signed_data::SignedPasskeyData;
+
+/// Timeouts of each call to Corbado, well under the function's own timeout
+/// so that a hang ends in a clean 504 rather than a killed invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the frontend asks a connect token for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectTokenType {
+    PasskeyAppend,
+    PasskeyList,
+    PasskeyDelete,
+}
+
+impl ConnectTokenType {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "passkey-append" => Some(Self::PasskeyAppend),
+            "passkey-list" => Some(Self::PasskeyList),
+            "passkey-delete" => Some(Self::PasskeyDelete),
+            _ => None,
+        }
+    }
+}
+
+/// Body of `POST /connectTokens`: `{"type": …, "data": …}`, where `data`
+/// has the shape the spec defines for that type.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "type", content = "data")]
+pub enum ConnectTokenRequest<'a> {
+    #[serde(rename = "passkey-append")]
+    PasskeyAppend {
+        #[serde(rename = "displayName")]
+        display_name: &'a str,
+        identifier: &'a str,
+    },
+    #[serde(rename = "passkey-list")]
+    PasskeyList { identifier: &'a str },
+    #[serde(rename = "passkey-delete")]
+    PasskeyDelete { identifier: &'a str },
+}
+
+impl<'a> ConnectTokenRequest<'a> {
+    /// The identifier is the session's user id: the same value later comes
+    /// back as `webauthnId` in `signedPasskeyData`.
+    pub fn for_session(kind: ConnectTokenType, session: &'a Session) -> Self {
+        let identifier = session.user_id.as_str();
+        match kind {
+            ConnectTokenType::PasskeyAppend => Self::PasskeyAppend {
+                display_name: session.display_name_or_user_id(),
+                identifier,
+            },
+            ConnectTokenType::PasskeyList => Self::PasskeyList { identifier },
+            ConnectTokenType::PasskeyDelete => Self::PasskeyDelete { identifier },
+        }
+    }
+}
+
+/// `verificationResult` of `POST /passkey/verifySignedData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationResult {
+    Success,
+    InvalidSignature,
+    InvalidChallenge,
+    UserMismatch,
+    GenericError,
+}
+
+impl VerificationResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::InvalidSignature => "invalid_signature",
+            Self::InvalidChallenge => "invalid_challenge",
+            Self::UserMismatch => "user_mismatch",
+            Self::GenericError => "generic_error",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorbadoError {
+    #[error("Corbado did not answer in time")]
+    Timeout,
+    #[error("Corbado could not be reached: {0}")]
+    Transport(String),
+    #[error("Corbado answered HTTP {status}: {details}")]
+    Status { status: u16, details: ErrorDetails },
+    #[error("Corbado's answer is unusable: {0}")]
+    Unusable(&'static str),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// What an `errorRsp` says about a failure; worth logging, never worth showing to our clients.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ErrorDetails {
+    pub request_id: Option<String>,
+    pub error_type: Option<String>,
+}
+
+impl fmt::Display for ErrorDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "error.type={} requestID={}",
+            self.error_type.as_deref().unwrap_or("-"),
+            self.request_id.as_deref().unwrap_or("-")
+        )
+    }
+}
+
+impl ErrorDetails {
+    fn parse(body: &[u8]) -> Self {
+        #[derive(Deserialize)]
+        struct ErrorRsp {
+            #[serde(rename = "requestData")]
+            request_data: Option<RequestData>,
+            error: Option<ErrorBody>,
+        }
+        #[derive(Deserialize)]
+        struct RequestData {
+            #[serde(rename = "requestID")]
+            request_id: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct ErrorBody {
+            #[serde(rename = "type")]
+            error_type: Option<String>,
+        }
+        // Upstream text goes into our logs: keep it short and printable.
+        let clean = |s: String| -> String { s.chars().filter(|c| !c.is_control()).take(100).collect() };
+        match serde_json::from_slice::<ErrorRsp>(body) {
+            Ok(rsp) => Self {
+                request_id: rsp.request_data.and_then(|d| d.request_id).map(clean),
+                error_type: rsp.error.and_then(|e| e.error_type).map(clean),
+            },
+            Err(_) => Self::default(),
+        }
+    }
+}
+
+pub struct CorbadoClient {
+    http: reqwest::Client,
+    base_url: String,
+    project_id: ProjectId,
+    secrets: SecretCache,
+}
+
+impl CorbadoClient {
+    /// One per execution environment: the connection pool lives as long as the client.
+    pub fn new(
+        base_url: &Url,
+        project_id: ProjectId,
+        secrets: SecretCache,
+        timeouts: Timeouts,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .user_agent(concat!("corbado-connect-lambda/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base_url: base_url.as_str().trim_end_matches('/').to_owned(),
+            project_id,
+            secrets,
+        })
+    }
+
+    /// `POST /connectTokens`; returns the connect token's secret.
+    pub async fn create_connect_token(&self, request: &ConnectTokenRequest<'_>) -> Result<SecretString, CorbadoError> {
+        #[derive(Deserialize)]
+        struct ConnectToken {
+            secret: Option<String>,
+        }
+        let token: ConnectToken = self.post("/connectTokens", request).await?;
+        token
+            .secret
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from)
+            .ok_or(CorbadoError::Unusable("the connect token has no secret"))
+    }
+
+    /// `POST /passkey/verifySignedData` with the JWT's `webauthnId` as `username`.
+    pub async fn verify_signed_data(&self, data: &SignedPasskeyData) -> Result<VerificationResult, CorbadoError> {
+        #[derive(Serialize)]
+        struct Request<'a> {
+            #[serde(rename = "signedPasskeyData")]
+            signed_passkey_data: &'a str,
+            username: &'a str,
+        }
+        #[derive(Deserialize)]
+        struct Response {
+            #[serde(rename = "verificationResult")]
+            verification_result: VerificationResult,
+        }
+        let request = Request {
+            signed_passkey_data: data.expose(),
+            username: &data.claims().webauthn_id,
+        };
+        let response: Response = self.post("/passkey/verifySignedData", &request).await?;
+        Ok(response.verification_result)
+    }
+
+    /// Sends one request; a 401 means the secret may have been rotated, so it
+    /// is read again from Secrets Manager and the request is sent once more.
+    async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, CorbadoError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut secret = self.secrets.current().await?;
+        let mut secret_refreshed = false;
+        loop {
+            let response = self
+                .http
+                .post(&url)
+                .basic_auth(self.project_id.as_str(), Some(secret.expose()))
+                .json(body)
+                .send()
+                .await
+                .map_err(transport_error)?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(transport_error)?;
+            if status == StatusCode::UNAUTHORIZED && !secret_refreshed {
+                tracing::warn!(
+                    details = %ErrorDetails::parse(&bytes),
+                    "Corbado rejected the API secret; reading it again from Secrets Manager"
+                );
+                secret = self.secrets.refresh(&secret).await?;
+                secret_refreshed = true;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(CorbadoError::Status {
+                    status: status.as_u16(),
+                    details: ErrorDetails::parse(&bytes),
+                });
+            }
+            return serde_json::from_slice(&bytes)
+                .map_err(|_| CorbadoError::Unusable("the response body is not the JSON the spec defines"));
+        }
+    }
+}
+
+fn transport_error(err: reqwest::Error) -> CorbadoError {
+    if err.is_timeout() {
+        return CorbadoError::Timeout;
+    }
+    let err = err.without_url();
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    CorbadoError::Transport(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session(display_name: Option<&str>) -> Session {
+        Session {
+            user_id: "user-7".into(),
+            display_name: display_name.map(Into::into),
+            created_at: 1,
+            expires_at: 2,
+            corbado_user_id: None,
+            credential_id: None,
+        }
+    }
+
+    #[test]
+    fn connect_token_requests_have_the_data_shape_of_their_type() {
+        let with_name = session(Some("Jane Doe"));
+        let cases = [
+            (
+                ConnectTokenType::PasskeyAppend,
+                json!({"type": "passkey-append", "data": {"displayName": "Jane Doe", "identifier": "user-7"}}),
+            ),
+            (
+                ConnectTokenType::PasskeyList,
+                json!({"type": "passkey-list", "data": {"identifier": "user-7"}}),
+            ),
+            (
+                ConnectTokenType::PasskeyDelete,
+                json!({"type": "passkey-delete", "data": {"identifier": "user-7"}}),
+            ),
+        ];
+        for (kind, expected) in cases {
+            let request = ConnectTokenRequest::for_session(kind, &with_name);
+            assert_eq!(serde_json::to_value(&request).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn append_falls_back_to_the_user_id_as_display_name() {
+        let nameless = session(None);
+        let request = ConnectTokenRequest::for_session(ConnectTokenType::PasskeyAppend, &nameless);
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"type": "passkey-append", "data": {"displayName": "user-7", "identifier": "user-7"}})
+        );
+    }
+
+    #[test]
+    fn only_the_three_connect_token_types_parse() {
+        assert_eq!(ConnectTokenType::parse("passkey-list"), Some(ConnectTokenType::PasskeyList));
+        for bad in ["passkey-login", "PASSKEY-LIST", "", " passkey-list"] {
+            assert_eq!(ConnectTokenType::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn error_details_come_from_an_error_rsp() {
+        let body = br#"{"httpStatusCode":400,"message":"Bad","requestData":{"requestID":"req-1"},"runtime":0.1,"error":{"type":"validation_error","details":"x"}}"#;
+        assert_eq!(
+            ErrorDetails::parse(body),
+            ErrorDetails {
+                request_id: Some("req-1".into()),
+                error_type: Some("validation_error".into())
+            }
+        );
+        assert_eq!(ErrorDetails::parse(b"<html>"), ErrorDetails::default());
+    }
+}

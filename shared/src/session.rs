@@ -1,0 +1,286 @@
+//! Sessions: opaque random tokens handed to the client, stored in DynamoDB by their SHA-256 only.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// Attribute names of the sessions table. The SAM template's key schema and
+/// TTL attribute must use the same names.
+pub mod attr {
+    /// Partition key (S): hex SHA-256 of the session token.
+    pub const KEY: &str = "sessionKey";
+    pub const USER_ID: &str = "userId";
+    pub const DISPLAY_NAME: &str = "displayName";
+    /// Epoch seconds (N).
+    pub const CREATED_AT: &str = "createdAt";
+    /// Epoch seconds (N); the table's TTL attribute.
+    pub const EXPIRES_AT: &str = "expiresAt";
+    /// Corbado's own user id (`usr-…`), kept for audit.
+    pub const CORBADO_USER_ID: &str = "corbadoUserId";
+    /// Corbado credential id (`cre-…`) of the passkey that opened the session.
+    pub const CREDENTIAL_ID: &str = "credentialId";
+}
+
+const TOKEN_BYTES: usize = 32;
+/// Length of the unpadded base64url encoding of [`TOKEN_BYTES`].
+const TOKEN_CHARS: usize = 43;
+
+/// The bearer secret of a session. Only its hash is ever stored or logged.
+pub struct SessionToken(SecretString);
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(getrandom::Error),
+    #[error("DynamoDB request failed: {0}")]
+    Store(String),
+    #[error("a session item is malformed: {0}")]
+    Corrupt(&'static str),
+    #[error("a session with this key exists already")]
+    Collision,
+}
+
+impl SessionToken {
+    /// 32 bytes from the OS CSPRNG, base64url without padding.
+    pub fn generate() -> Result<Self, SessionError> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        getrandom::fill(&mut bytes).map_err(SessionError::Random)?;
+        Ok(Self(URL_SAFE_NO_PAD.encode(bytes).into()))
+    }
+
+    /// A value that cannot be a token we issued is rejected without a table read.
+    pub fn parse(value: &str) -> Option<Self> {
+        let well_formed = value.len() == TOKEN_CHARS
+            && URL_SAFE_NO_PAD
+                .decode(value)
+                .is_ok_and(|b| b.len() == TOKEN_BYTES);
+        well_formed.then(|| Self(value.to_owned().into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The table key: hex SHA-256 of the token, so a dump of the table grants no session.
+    pub fn key(&self) -> String {
+        Sha256::digest(self.expose().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// What the caller knows about the user when a session is opened.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    /// The application's own user id (for passkey logins: the JWT's `webauthnId`).
+    pub user_id: String,
+    pub display_name: Option<String>,
+    pub corbado_user_id: Option<String>,
+    pub credential_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: String,
+    pub display_name: Option<String>,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub corbado_user_id: Option<String>,
+    pub credential_id: Option<String>,
+}
+
+impl Session {
+    /// The name Corbado shows for the user's passkeys: the display name, or the user id when none is known.
+    pub fn display_name_or_user_id(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.user_id)
+    }
+}
+
+/// The sessions table. Cheap to clone; one per execution environment.
+#[derive(Clone)]
+pub struct SessionStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    ttl: Duration,
+}
+
+impl SessionStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Writes a new session under a fresh token. The write is conditional on
+    /// the key being unused, so no existing item is ever overwritten.
+    pub async fn create(&self, new: NewSession) -> Result<(SessionToken, Session), SessionError> {
+        let token = SessionToken::generate()?;
+        let created_at = now_epoch_seconds();
+        let session = Session {
+            user_id: new.user_id,
+            display_name: new.display_name,
+            created_at,
+            expires_at: created_at + self.ttl.as_secs(),
+            corbado_user_id: new.corbado_user_id,
+            credential_id: new.credential_id,
+        };
+        let mut item = HashMap::from([
+            (attr::KEY.to_owned(), AttributeValue::S(token.key())),
+            (attr::USER_ID.to_owned(), AttributeValue::S(session.user_id.clone())),
+            (attr::CREATED_AT.to_owned(), AttributeValue::N(session.created_at.to_string())),
+            (attr::EXPIRES_AT.to_owned(), AttributeValue::N(session.expires_at.to_string())),
+        ]);
+        for (name, value) in [
+            (attr::DISPLAY_NAME, &session.display_name),
+            (attr::CORBADO_USER_ID, &session.corbado_user_id),
+            (attr::CREDENTIAL_ID, &session.credential_id),
+        ] {
+            if let Some(value) = value.as_ref().filter(|v| !v.is_empty()) {
+                item.insert(name.to_owned(), AttributeValue::S(value.clone()));
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", attr::KEY)
+            .send()
+            .await
+            .map_err(|e| match e {
+                SdkError::ServiceError(ref se) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                    SessionError::Collision
+                }
+                other => store_error(other),
+            })?;
+        Ok((token, session))
+    }
+
+    /// The live session for `token`. Expiry is checked here on every read:
+    /// DynamoDB's TTL deletes expired items late, sometimes days late.
+    pub async fn find(&self, token: &SessionToken) -> Result<Option<Session>, SessionError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(token.key()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let session = session_from_item(&item)?;
+        Ok((session.expires_at > now_epoch_seconds()).then_some(session))
+    }
+
+    /// Deletes the session; returns whether one existed.
+    pub async fn revoke(&self, token: &SessionToken) -> Result<bool, SessionError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(token.key()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+    }
+}
+
+fn store_error<E, R>(err: SdkError<E, R>) -> SessionError
+where
+    E: std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    SessionError::Store(DisplayErrorContext(&err).to_string())
+}
+
+fn session_from_item(item: &HashMap<String, AttributeValue>) -> Result<Session, SessionError> {
+    let string = |name| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number = |name| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    Ok(Session {
+        user_id: string(attr::USER_ID).ok_or(SessionError::Corrupt("no userId"))?,
+        display_name: string(attr::DISPLAY_NAME),
+        created_at: number(attr::CREATED_AT).ok_or(SessionError::Corrupt("no createdAt"))?,
+        expires_at: number(attr::EXPIRES_AT).ok_or(SessionError::Corrupt("no expiresAt"))?,
+        corbado_user_id: string(attr::CORBADO_USER_ID),
+        credential_id: string(attr::CREDENTIAL_ID),
+    })
+}
+
+pub fn now_epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_43_url_safe_characters_and_unique() {
+        let a = SessionToken::generate().unwrap();
+        let b = SessionToken::generate().unwrap();
+        assert_eq!(a.expose().len(), TOKEN_CHARS);
+        assert!(a
+            .expose()
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(a.expose(), b.expose());
+        assert!(SessionToken::parse(a.expose()).is_some());
+    }
+
+    #[test]
+    fn the_key_is_the_hex_sha256_of_the_token() {
+        let token = SessionToken::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        // Computed independently: `printf %s AAA…A | sha256sum` (43 × A).
+        assert_eq!(
+            token.key(),
+            "0f007385b6f9d4b7eeb2748605afe1a984a0a3bfa3f014d09e2a784ce9e5cd1a"
+        );
+        assert_eq!(token.key().len(), 64);
+        assert!(!token.key().contains(token.expose()));
+    }
+
+    #[test]
+    fn values_that_cannot_be_our_tokens_are_rejected() {
+        for bad in ["", "short", &"A".repeat(42), &"A".repeat(44), &format!("{}+", "A".repeat(42))] {
+            assert!(SessionToken::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_prints_nothing_of_the_token() {
+        let token = SessionToken::generate().unwrap();
+        assert_eq!(format!("{token:?}"), "SessionToken(<redacted>)");
+    }
+}
