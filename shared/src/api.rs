@@ -1,7 +1,9 @@
 //! The HTTP edge: reading requests and writing responses, and the one place
 //! where failures become a status, a JSON body and a log line.
 
-use lambda_http::http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use lambda_http::http::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE,
+};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
@@ -57,12 +59,17 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MalformedJson | Self::InvalidRequest(_) | Self::UnknownTokenType | Self::InvalidSignedPasskeyData(_) => {
-                StatusCode::BAD_REQUEST
+            Self::MalformedJson
+            | Self::InvalidRequest(_)
+            | Self::UnknownTokenType
+            | Self::InvalidSignedPasskeyData(_) => StatusCode::BAD_REQUEST,
+            Self::SessionRequired | Self::SessionInvalid | Self::VerificationFailed(_) => {
+                StatusCode::UNAUTHORIZED
             }
-            Self::SessionRequired | Self::SessionInvalid | Self::VerificationFailed(_) => StatusCode::UNAUTHORIZED,
             Self::Corbado(CorbadoError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Self::Corbado(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -90,16 +97,24 @@ impl ApiError {
     pub fn public_message(&self) -> String {
         match self {
             Self::MethodNotAllowed => "only POST is allowed".into(),
-            Self::UnsupportedMediaType => "the request body must be JSON: send Content-Type: application/json".into(),
+            Self::UnsupportedMediaType => {
+                "the request body must be JSON: send Content-Type: application/json".into()
+            }
             Self::PayloadTooLarge => format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
             Self::MalformedJson => "the request body is not valid JSON".into(),
             Self::InvalidRequest(detail) => format!("invalid request body: {detail}"),
-            Self::UnknownTokenType => "type must be one of passkey-append, passkey-list, passkey-delete".into(),
+            Self::UnknownTokenType => {
+                "type must be one of passkey-append, passkey-list, passkey-delete".into()
+            }
             Self::InvalidSignedPasskeyData(err) => err.to_string(),
             Self::SessionRequired => "no session: log in first".into(),
             Self::SessionInvalid => "the session is unknown or has expired: log in again".into(),
-            Self::VerificationFailed(result) => format!("passkey verification failed ({})", result.as_str()),
-            Self::Corbado(CorbadoError::Timeout) => "the passkey service did not answer in time".into(),
+            Self::VerificationFailed(result) => {
+                format!("passkey verification failed ({})", result.as_str())
+            }
+            Self::Corbado(CorbadoError::Timeout) => {
+                "the passkey service did not answer in time".into()
+            }
             Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => "internal error".into(),
             Self::Corbado(_) => "the passkey service failed".into(),
         }
@@ -121,7 +136,9 @@ impl ApiError {
             },
         );
         if matches!(self, Self::MethodNotAllowed) {
-            response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
         }
         response
     }
@@ -151,6 +168,16 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
+    // serde would also fill a struct from a JSON array; our bodies are objects only.
+    let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !is_object {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::InvalidRequest("the body must be a JSON object".into()),
+                Err(_) => ApiError::MalformedJson,
+            },
+        );
+    }
     serde_json::from_slice(bytes).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => ApiError::InvalidRequest(err.to_string()),
         _ => ApiError::MalformedJson,
@@ -177,7 +204,8 @@ pub fn session_cookie(name: &str, token: &SessionToken, max_age_seconds: u64) ->
         "{name}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age_seconds}",
         token.expose()
     );
-    let mut header = HeaderValue::from_str(&value).expect("cookie names are checked at start-up and tokens are base64url");
+    let mut header = HeaderValue::from_str(&value)
+        .expect("cookie names are checked at start-up and tokens are base64url");
     header.set_sensitive(true);
     header
 }

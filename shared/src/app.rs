@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{self, ApiError};
 use crate::config::{Config, ConfigError};
-use crate::corbado::{ConnectTokenRequest, ConnectTokenType, CorbadoClient, Timeouts, VerificationResult};
+use crate::corbado::{
+    ConnectTokenRequest, ConnectTokenType, CorbadoClient, Timeouts, VerificationResult,
+};
 use crate::secret::SecretCache;
 use crate::session::{NewSession, SessionStore, SessionToken};
 use crate::signed_data::SignedPasskeyData;
@@ -64,7 +66,10 @@ impl App {
         Self::with_secret_cache(
             config,
             aws,
-            SecretCache::new(aws_sdk_secretsmanager::Client::new(aws), &config.api_secret_id),
+            SecretCache::new(
+                aws_sdk_secretsmanager::Client::new(aws),
+                &config.api_secret_id,
+            ),
             timeouts,
         )
     }
@@ -80,7 +85,12 @@ impl App {
             &config.sessions_table,
             config.session_ttl,
         );
-        let corbado = CorbadoClient::new(&config.backend_api, config.project_id.clone(), secrets, timeouts)?;
+        let corbado = CorbadoClient::new(
+            &config.backend_api,
+            config.project_id.clone(),
+            secrets,
+            timeouts,
+        )?;
         Ok(Self {
             sessions,
             corbado,
@@ -106,12 +116,19 @@ impl App {
             .unwrap_or_else(ApiError::into_response)
     }
 
-    async fn try_create_connect_token(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    async fn try_create_connect_token(
+        &self,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
         let body: CreateConnectTokenBody = api::json_body(request)?;
         let kind = ConnectTokenType::parse(&body.token_type).ok_or(ApiError::UnknownTokenType)?;
         let token = api::cookie(request, &self.cookie_name).ok_or(ApiError::SessionRequired)?;
         let token = SessionToken::parse(token).ok_or(ApiError::SessionInvalid)?;
-        let session = self.sessions.find(&token).await?.ok_or(ApiError::SessionInvalid)?;
+        let session = self
+            .sessions
+            .find(&token)
+            .await?
+            .ok_or(ApiError::SessionInvalid)?;
 
         let secret = self
             .corbado
@@ -126,7 +143,10 @@ impl App {
         ))
     }
 
-    async fn try_verify_signed_passkey_data(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    async fn try_verify_signed_passkey_data(
+        &self,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
         let body: VerifySignedPasskeyDataBody = api::json_body(request)?;
         let data = SignedPasskeyData::parse(body.signed_passkey_data)?;
 
@@ -150,7 +170,10 @@ impl App {
             credential_id = session.credential_id.as_deref().unwrap_or("-"),
             "passkey login verified; session created"
         );
-        let response = api::json_response(StatusCode::OK, &VerifySignedPasskeyDataResponse { success: true });
+        let response = api::json_response(
+            StatusCode::OK,
+            &VerifySignedPasskeyDataResponse { success: true },
+        );
         Ok(api::with_cookie(
             response,
             api::session_cookie(&self.cookie_name, &token, self.sessions.ttl().as_secs()),

@@ -63,8 +63,12 @@ impl Config {
         let project_id = ProjectId::parse(required("CORBADO_PROJECT_ID")?.trim())
             .map_err(|reason| invalid("CORBADO_PROJECT_ID", reason))?;
         let api_secret_id = required("CORBADO_API_SECRET_ARN")?;
-        let backend_api = parse_backend_api(get("CORBADO_BACKEND_API").as_deref().unwrap_or(DEFAULT_BACKEND_API))
-            .map_err(|reason| invalid("CORBADO_BACKEND_API", reason))?;
+        let backend_api = parse_backend_api(
+            get("CORBADO_BACKEND_API")
+                .as_deref()
+                .unwrap_or(DEFAULT_BACKEND_API),
+        )
+        .map_err(|reason| invalid("CORBADO_BACKEND_API", reason))?;
         let session_ttl = match get("SESSION_TTL_SECONDS") {
             None => DEFAULT_SESSION_TTL_SECONDS,
             Some(raw) => raw
@@ -73,10 +77,14 @@ impl Config {
                 .ok()
                 .filter(|secs| (1..=MAX_SESSION_TTL_SECONDS).contains(secs))
                 .ok_or_else(|| {
-                    invalid("SESSION_TTL_SECONDS", format!("must be whole seconds from 1 to {MAX_SESSION_TTL_SECONDS}"))
+                    invalid(
+                        "SESSION_TTL_SECONDS",
+                        format!("must be whole seconds from 1 to {MAX_SESSION_TTL_SECONDS}"),
+                    )
                 })?,
         };
-        let session_cookie_name = get("SESSION_COOKIE_NAME").unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.into());
+        let session_cookie_name =
+            get("SESSION_COOKIE_NAME").unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.into());
         if !is_cookie_token(&session_cookie_name) {
             return Err(invalid(
                 "SESSION_COOKIE_NAME",
@@ -155,7 +163,11 @@ mod tests {
 
     #[test]
     fn every_required_variable_is_named_when_missing() {
-        for name in ["SESSIONS_TABLE", "CORBADO_PROJECT_ID", "CORBADO_API_SECRET_ARN"] {
+        for name in [
+            "SESSIONS_TABLE",
+            "CORBADO_PROJECT_ID",
+            "CORBADO_API_SECRET_ARN",
+        ] {
             let err = config(&[(name, "")]).unwrap_err();
             assert_eq!(err, ConfigError::Missing(name));
             assert!(err.to_string().contains(name));
@@ -166,7 +178,16 @@ mod tests {
     fn project_id_must_be_a_corbado_project_id() {
         for bad in ["1234", "pro-", "prj-123", "pro-12:34", "PRO-123"] {
             let err = config(&[("CORBADO_PROJECT_ID", bad)]).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { name: "CORBADO_PROJECT_ID", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "CORBADO_PROJECT_ID",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 
@@ -174,24 +195,57 @@ mod tests {
     fn backend_api_must_be_https_except_on_loopback() {
         assert!(config(&[("CORBADO_BACKEND_API", "http://127.0.0.1:4010")]).is_ok());
         assert!(config(&[("CORBADO_BACKEND_API", "http://localhost:4010/v2")]).is_ok());
-        for bad in ["http://example.com/v2", "ftp://x", "not a url", "https://x/v2?a=b"] {
+        for bad in [
+            "http://example.com/v2",
+            "ftp://x",
+            "not a url",
+            "https://x/v2?a=b",
+        ] {
             let err = config(&[("CORBADO_BACKEND_API", bad)]).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { name: "CORBADO_BACKEND_API", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "CORBADO_BACKEND_API",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn session_ttl_must_be_positive_whole_seconds() {
-        assert_eq!(config(&[("SESSION_TTL_SECONDS", "60")]).unwrap().session_ttl, Duration::from_secs(60));
+        assert_eq!(
+            config(&[("SESSION_TTL_SECONDS", "60")])
+                .unwrap()
+                .session_ttl,
+            Duration::from_secs(60)
+        );
         for bad in ["0", "-5", "1.5", "soon", "99999999999"] {
             let err = config(&[("SESSION_TTL_SECONDS", bad)]).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { name: "SESSION_TTL_SECONDS", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "SESSION_TTL_SECONDS",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn cookie_name_must_be_a_token() {
-        assert_eq!(config(&[("SESSION_COOKIE_NAME", "sid")]).unwrap().session_cookie_name, "sid");
+        assert_eq!(
+            config(&[("SESSION_COOKIE_NAME", "sid")])
+                .unwrap()
+                .session_cookie_name,
+            "sid"
+        );
         for bad in ["a b", "a;b", "a=b", "séance"] {
             assert!(config(&[("SESSION_COOKIE_NAME", bad)]).is_err(), "{bad}");
         }

@@ -157,7 +157,8 @@ impl ErrorDetails {
             error_type: Option<String>,
         }
         // Upstream text goes into our logs: keep it short and printable.
-        let clean = |s: String| -> String { s.chars().filter(|c| !c.is_control()).take(100).collect() };
+        let clean =
+            |s: String| -> String { s.chars().filter(|c| !c.is_control()).take(100).collect() };
         match serde_json::from_slice::<ErrorRsp>(body) {
             Ok(rsp) => Self {
                 request_id: rsp.request_data.and_then(|d| d.request_id).map(clean),
@@ -186,7 +187,10 @@ impl CorbadoClient {
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
-            .user_agent(concat!("corbado-connect-lambda/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "corbado-connect-lambda/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
         Ok(Self {
             http,
@@ -197,7 +201,10 @@ impl CorbadoClient {
     }
 
     /// `POST /connectTokens`; returns the connect token's secret.
-    pub async fn create_connect_token(&self, request: &ConnectTokenRequest<'_>) -> Result<SecretString, CorbadoError> {
+    pub async fn create_connect_token(
+        &self,
+        request: &ConnectTokenRequest<'_>,
+    ) -> Result<SecretString, CorbadoError> {
         #[derive(Deserialize)]
         struct ConnectToken {
             secret: Option<String>,
@@ -211,7 +218,10 @@ impl CorbadoClient {
     }
 
     /// `POST /passkey/verifySignedData` with the JWT's `webauthnId` as `username`.
-    pub async fn verify_signed_data(&self, data: &SignedPasskeyData) -> Result<VerificationResult, CorbadoError> {
+    pub async fn verify_signed_data(
+        &self,
+        data: &SignedPasskeyData,
+    ) -> Result<VerificationResult, CorbadoError> {
         #[derive(Serialize)]
         struct Request<'a> {
             #[serde(rename = "signedPasskeyData")]
@@ -233,7 +243,11 @@ impl CorbadoClient {
 
     /// Sends one request; a 401 means the secret may have been rotated, so it
     /// is read again from Secrets Manager and the request is sent once more.
-    async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, CorbadoError> {
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, CorbadoError> {
         let url = format!("{}{path}", self.base_url);
         let mut secret = self.secrets.current().await?;
         let mut secret_refreshed = false;
@@ -263,8 +277,9 @@ impl CorbadoClient {
                     details: ErrorDetails::parse(&bytes),
                 });
             }
-            return serde_json::from_slice(&bytes)
-                .map_err(|_| CorbadoError::Unusable("the response body is not the JSON the spec defines"));
+            return serde_json::from_slice(&bytes).map_err(|_| {
+                CorbadoError::Unusable("the response body is not the JSON the spec defines")
+            });
         }
     }
 }
@@ -335,7 +350,10 @@ mod tests {
 
     #[test]
     fn only_the_three_connect_token_types_parse() {
-        assert_eq!(ConnectTokenType::parse("passkey-list"), Some(ConnectTokenType::PasskeyList));
+        assert_eq!(
+            ConnectTokenType::parse("passkey-list"),
+            Some(ConnectTokenType::PasskeyList)
+        );
         for bad in ["passkey-login", "PASSKEY-LIST", "", " passkey-list"] {
             assert_eq!(ConnectTokenType::parse(bad), None, "{bad}");
         }

@@ -42,7 +42,9 @@ impl ApiSecret {
                 api_secret: String,
             }
             serde_json::from_str::<Wrapped>(trimmed)
-                .map_err(|_| SecretError::Malformed("a JSON SecretString needs a string field `apiSecret`"))?
+                .map_err(|_| {
+                    SecretError::Malformed("a JSON SecretString needs a string field `apiSecret`")
+                })?
                 .api_secret
         } else {
             trimmed.to_owned()
@@ -51,7 +53,9 @@ impl ApiSecret {
             return Err(SecretError::Malformed("the secret is empty"));
         }
         if value.chars().any(|c| c.is_control()) {
-            return Err(SecretError::Malformed("the secret contains control characters"));
+            return Err(SecretError::Malformed(
+                "the secret contains control characters",
+            ));
         }
         Ok(Self(SecretString::from(value)))
     }
@@ -149,16 +153,27 @@ mod tests {
 
     #[test]
     fn accepts_the_plain_secret_or_a_json_object() {
-        assert_eq!(ApiSecret::parse("corbado1_abc\n").unwrap().expose(), "corbado1_abc");
         assert_eq!(
-            ApiSecret::parse(r#"{"apiSecret": "corbado1_xyz", "other": 1}"#).unwrap().expose(),
+            ApiSecret::parse("corbado1_abc\n").unwrap().expose(),
+            "corbado1_abc"
+        );
+        assert_eq!(
+            ApiSecret::parse(r#"{"apiSecret": "corbado1_xyz", "other": 1}"#)
+                .unwrap()
+                .expose(),
             "corbado1_xyz"
         );
     }
 
     #[test]
     fn rejects_unusable_secret_strings_without_echoing_them() {
-        for bad in ["", "  ", r#"{"secret": "corbado1_leak"}"#, r#"{"apiSecret": ""}"#, "corbado1_\u{7}leak"] {
+        for bad in [
+            "",
+            "  ",
+            r#"{"secret": "corbado1_leak"}"#,
+            r#"{"apiSecret": ""}"#,
+            "corbado1_\u{7}leak",
+        ] {
             let err = ApiSecret::parse(bad).unwrap_err();
             assert!(!err.to_string().contains("leak"), "{err}");
         }

@@ -147,9 +147,18 @@ impl SessionStore {
         };
         let mut item = HashMap::from([
             (attr::KEY.to_owned(), AttributeValue::S(token.key())),
-            (attr::USER_ID.to_owned(), AttributeValue::S(session.user_id.clone())),
-            (attr::CREATED_AT.to_owned(), AttributeValue::N(session.created_at.to_string())),
-            (attr::EXPIRES_AT.to_owned(), AttributeValue::N(session.expires_at.to_string())),
+            (
+                attr::USER_ID.to_owned(),
+                AttributeValue::S(session.user_id.clone()),
+            ),
+            (
+                attr::CREATED_AT.to_owned(),
+                AttributeValue::N(session.created_at.to_string()),
+            ),
+            (
+                attr::EXPIRES_AT.to_owned(),
+                AttributeValue::N(session.expires_at.to_string()),
+            ),
         ]);
         for (name, value) in [
             (attr::DISPLAY_NAME, &session.display_name),
@@ -169,7 +178,9 @@ impl SessionStore {
             .send()
             .await
             .map_err(|e| match e {
-                SdkError::ServiceError(ref se) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                SdkError::ServiceError(ref se)
+                    if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                {
                     SessionError::Collision
                 }
                 other => store_error(other),
@@ -209,6 +220,54 @@ impl SessionStore {
             .map_err(store_error)?;
         Ok(output.attributes.is_some_and(|a| !a.is_empty()))
     }
+}
+
+/// Creates a sessions table with the schema [`SessionStore`] expects: the
+/// deployment template declares the same, this is for local stacks and tests.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), SessionError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let build = |e: aws_sdk_dynamodb::error::BuildError| SessionError::Store(e.to_string());
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr::KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(attr::KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(store_error)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(attr::EXPIRES_AT)
+                .enabled(true)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(store_error)?;
+    Ok(())
 }
 
 fn store_error<E, R>(err: SdkError<E, R>) -> SessionError
@@ -273,7 +332,13 @@ mod tests {
 
     #[test]
     fn values_that_cannot_be_our_tokens_are_rejected() {
-        for bad in ["", "short", &"A".repeat(42), &"A".repeat(44), &format!("{}+", "A".repeat(42))] {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(42),
+            &"A".repeat(44),
+            &format!("{}+", "A".repeat(42)),
+        ] {
             assert!(SessionToken::parse(bad).is_none(), "{bad}");
         }
     }

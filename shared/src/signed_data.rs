@@ -130,8 +130,14 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_three_part_base64url_jwt() {
-        for bad in ["", "abc", "a.b", "a.b.c.d", "a..c", "a.b.", "a.b+/.c", "a.%%%.c", "a.b.c d"] {
-            assert_eq!(SignedPasskeyData::parse(bad.into()).unwrap_err(), SignedDataError::NotAJwt, "{bad}");
+        for bad in [
+            "", "abc", "a.b", "a.b.c.d", "a..c", "a.b.", "a.b+/.c", "a.%%%.c", "a.b.c d",
+        ] {
+            assert_eq!(
+                SignedPasskeyData::parse(bad.into()).unwrap_err(),
+                SignedDataError::NotAJwt,
+                "{bad}"
+            );
         }
     }
 
@@ -146,7 +152,11 @@ mod tests {
             (r#"{"webauthnId":null}"#, SignedDataError::NoWebauthnId),
         ];
         for (payload, expected) in cases {
-            assert_eq!(SignedPasskeyData::parse(jwt(payload)).unwrap_err(), expected, "{payload}");
+            assert_eq!(
+                SignedPasskeyData::parse(jwt(payload)).unwrap_err(),
+                expected,
+                "{payload}"
+            );
         }
     }
 

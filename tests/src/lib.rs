@@ -1,1 +1,453 @@
-//! Integration tests live in `tests/tests/`; they start from real API Gateway events and real emulators.
+//! Test harness: real API Gateway HTTP API events in, the Lambda response
+//! JSON out, against DynamoDB Local and moto (started by `scripts/test.sh`)
+//! and a wiremock stand-in for Corbado's Backend API.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use connect_backend::{App, Config, SecretCache, SessionToken, Timeouts};
+use lambda_http::lambda_runtime::{Context, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{service_fn, Adapter, Request, Service};
+use serde_json::{json, Value};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const PROJECT_ID: &str = "pro-1234567890";
+pub const API_SECRET: &str = "corbado1_test_secret_value_that_must_never_leak";
+pub const COOKIE_NAME: &str = "__Host-session";
+pub const SESSION_TTL_SECONDS: u64 = 3600;
+
+/// Timeouts short enough that the hang tests finish quickly.
+pub const TEST_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_millis(500),
+    request: Duration::from_millis(1500),
+};
+
+/// The emulators, reached through the SDK's standard `AWS_ENDPOINT_URL_*` variables.
+pub struct Emulators {
+    pub aws: SdkConfig,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Emulators {
+    pub async fn connect() -> Self {
+        for var in [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        ] {
+            let url = std::env::var(var).unwrap_or_default();
+            assert!(
+                url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:"),
+                "{var} must point at a local emulator (got {url:?}): run the tests with scripts/test.sh"
+            );
+        }
+        let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&aws),
+            secrets: aws_sdk_secretsmanager::Client::new(&aws),
+            aws,
+        }
+    }
+
+    pub async fn new_table(&self) -> String {
+        let name = unique_name("sessions");
+        connect_backend::session::create_table(&self.dynamodb, &name)
+            .await
+            .expect("create table in DynamoDB Local");
+        name
+    }
+
+    /// Creates a secret in moto and returns its ARN.
+    pub async fn new_secret(&self, value: &str) -> String {
+        self.secrets
+            .create_secret()
+            .name(unique_name("corbado-api-secret"))
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create secret in moto")
+            .arn
+            .expect("moto returns an ARN")
+    }
+
+    pub async fn rotate_secret(&self, arn: &str, value: &str) {
+        self.secrets
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("put secret value in moto");
+    }
+
+    pub async fn items(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan DynamoDB Local")
+            .items
+            .unwrap_or_default()
+    }
+}
+
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Endpoint {
+    CreateConnectToken,
+    VerifySignedPasskeyData,
+}
+
+impl Endpoint {
+    fn event_file(self) -> &'static str {
+        match self {
+            Self::CreateConnectToken => include_str!("../../events/create-connect-token.json"),
+            Self::VerifySignedPasskeyData => {
+                include_str!("../../events/verify-signed-passkey-data.json")
+            }
+        }
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, starting from the files in `events/`.
+#[derive(Clone)]
+pub struct Event(pub Value);
+
+impl Event {
+    pub fn new(endpoint: Endpoint, body: &str) -> Self {
+        let mut event: Value =
+            serde_json::from_str(endpoint.event_file()).expect("event file is JSON");
+        let object = event.as_object_mut().unwrap();
+        object.remove("cookies");
+        object["body"] = json!(body);
+        object["headers"]["content-length"] = json!(body.len().to_string());
+        Self(event)
+    }
+
+    pub fn json(endpoint: Endpoint, body: &Value) -> Self {
+        Self::new(endpoint, &body.to_string())
+    }
+
+    /// API Gateway passes each cookie of the request as one entry of `cookies`.
+    pub fn cookie(mut self, cookie: &str) -> Self {
+        let object = self.0.as_object_mut().unwrap();
+        object
+            .entry("cookies")
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .unwrap()
+            .push(json!(cookie));
+        self
+    }
+
+    pub fn session(self, token: &SessionToken) -> Self {
+        self.cookie(&format!("{COOKIE_NAME}={}", token.expose()))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.0["headers"][name] = json!(value);
+        self
+    }
+
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.0["headers"].as_object_mut().unwrap().remove(name);
+        self
+    }
+
+    pub fn method(mut self, method: &str) -> Self {
+        self.0["requestContext"]["http"]["method"] = json!(method);
+        self
+    }
+
+    pub fn base64_body(mut self, bytes: &[u8]) -> Self {
+        self.0["body"] = json!(STANDARD.encode(bytes));
+        self.0["isBase64Encoded"] = json!(true);
+        self
+    }
+}
+
+/// What API Gateway receives back from the function.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Value,
+    pub cookies: Vec<String>,
+    pub body: Value,
+    pub raw: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the shared error shape: `{"error": <message>, "code": <code>}`.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status of {:?}", self.raw);
+        assert_eq!(self.code(), code, "code of {:?}", self.raw);
+        let message = self.body["error"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty(),
+            "error message missing in {:?}",
+            self.raw
+        );
+        assert_eq!(
+            self.body.as_object().map(|o| o.len()),
+            Some(2),
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.headers["content-type"], "application/json");
+        assert!(
+            self.cookies.is_empty(),
+            "an error set a cookie: {:?}",
+            self.cookies
+        );
+    }
+}
+
+/// One function instance under test, with its own table, secret and Corbado stand-in.
+pub struct TestApp {
+    pub app: App,
+    pub emulators: Emulators,
+    pub table: String,
+    pub secret_arn: String,
+    pub corbado: MockServer,
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        let emulators = Emulators::connect().await;
+        let secret_arn = emulators.new_secret(API_SECRET).await;
+        Self::start_with(emulators, secret_arn, Duration::from_secs(600)).await
+    }
+
+    pub async fn start_with(
+        emulators: Emulators,
+        secret_arn: String,
+        secret_refresh: Duration,
+    ) -> Self {
+        let corbado = MockServer::start().await;
+        let table = emulators.new_table().await;
+        let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));
+        let secrets = SecretCache::new(
+            aws_sdk_secretsmanager::Client::new(&emulators.aws),
+            &secret_arn,
+        )
+        .with_refresh_interval(secret_refresh);
+        let app = App::with_secret_cache(&config, &emulators.aws, secrets, TEST_TIMEOUTS)
+            .expect("app starts");
+        Self {
+            app,
+            emulators,
+            table,
+            secret_arn,
+            corbado,
+        }
+    }
+
+    pub async fn invoke(&self, endpoint: Endpoint, event: Event) -> Reply {
+        invoke(&self.app, endpoint, event).await
+    }
+
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.emulators.items(&self.table).await
+    }
+
+    pub async fn assert_table_empty(&self) {
+        let items = self.items().await;
+        assert!(
+            items.is_empty(),
+            "a failed request wrote {} item(s)",
+            items.len()
+        );
+    }
+
+    /// A session as an existing login (password, SSO) would create it.
+    pub async fn login(&self, user_id: &str, display_name: Option<&str>) -> SessionToken {
+        let (token, _) = self
+            .app
+            .sessions()
+            .create(connect_backend::NewSession {
+                user_id: user_id.into(),
+                display_name: display_name.map(Into::into),
+                ..Default::default()
+            })
+            .await
+            .expect("create session");
+        token
+    }
+
+    /// The Corbado stand-in answers `path` with `response` when the request
+    /// carries our Basic auth and exactly `body`.
+    pub async fn expect_corbado(
+        &self,
+        path_: &str,
+        body: Value,
+        response: ResponseTemplate,
+        times: u64,
+    ) {
+        Mock::given(method("POST"))
+            .and(path(format!("/v2{path_}")))
+            .and(header("authorization", basic_auth(API_SECRET).as_str()))
+            .and(header("content-type", "application/json"))
+            .and(body_json(body))
+            .respond_with(response)
+            .expect(times)
+            .mount(&self.corbado)
+            .await;
+    }
+
+    /// Fails the test if Corbado receives any request at all.
+    pub async fn expect_no_corbado_call(&self) {
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&self.corbado)
+            .await;
+    }
+}
+
+pub fn config(table: &str, secret_arn: &str, backend_api: &str) -> Config {
+    let vars = HashMap::from([
+        ("SESSIONS_TABLE", table.to_owned()),
+        ("CORBADO_PROJECT_ID", PROJECT_ID.to_owned()),
+        ("CORBADO_API_SECRET_ARN", secret_arn.to_owned()),
+        ("CORBADO_BACKEND_API", backend_api.to_owned()),
+        ("SESSION_TTL_SECONDS", SESSION_TTL_SECONDS.to_string()),
+        ("SESSION_COOKIE_NAME", COOKIE_NAME.to_owned()),
+    ]);
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// Runs the event through lambda_http's own API Gateway adapter, exactly as
+/// the runtime does, and returns the response JSON API Gateway would get.
+pub async fn invoke(app: &App, endpoint: Endpoint, event: Event) -> Reply {
+    let request: LambdaRequest =
+        serde_json::from_value(event.0).expect("a valid API Gateway event");
+    let handler = service_fn(|request: Request| async move {
+        Ok::<_, Infallible>(match endpoint {
+            Endpoint::CreateConnectToken => app.create_connect_token(request).await,
+            Endpoint::VerifySignedPasskeyData => app.verify_signed_passkey_data(request).await,
+        })
+    });
+    let mut adapter = Adapter::from(handler);
+    let response = adapter
+        .call(LambdaEvent::new(request, Context::default()))
+        .await
+        .expect("the handler is infallible");
+    let raw = serde_json::to_value(response).expect("response serialises");
+    let body = raw["body"]
+        .as_str()
+        .map(|b| serde_json::from_str(b).expect("the response body is JSON"))
+        .unwrap_or(Value::Null);
+    Reply {
+        status: raw["statusCode"].as_u64().unwrap() as u16,
+        headers: raw["headers"].clone(),
+        cookies: raw["cookies"]
+            .as_array()
+            .map(|c| c.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default(),
+        body,
+        raw,
+    }
+}
+
+pub fn basic_auth(secret: &str) -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{PROJECT_ID}:{secret}"))
+    )
+}
+
+/// A JWT shaped like Corbado's signedPasskeyData (the stand-in does the verifying).
+pub fn signed_passkey_data(claims: Value) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"pki-1","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode("not-a-real-signature")
+    )
+}
+
+pub fn login_claims(webauthn_id: &str) -> Value {
+    json!({
+        "iss": PROJECT_ID,
+        "sub": "usr-676138078732345317",
+        "exp": 1795639094,
+        "iat": 1795638794,
+        "credential": "cre-13566630052040460774",
+        "webauthnId": webauthn_id,
+        "isCUI": false
+    })
+}
+
+pub fn verify_rsp(result: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "verificationResult": result }))
+}
+
+pub fn connect_token_rsp(secret: Option<&str>) -> ResponseTemplate {
+    let mut body = json!({
+        "id": "ctk-940364795071150919",
+        "tokenType": "passkey-append",
+        "data": {"identifier": "user-42", "displayName": "Jane Doe"},
+        "connectTokenStatus": "initial",
+        "expires": 1795642394
+    });
+    if let Some(secret) = secret {
+        body["secret"] = json!(secret);
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// Corbado's `errorRsp` (common.yml), with a message that must never reach our clients.
+pub fn error_rsp(status: u16, error_type: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "httpStatusCode": status,
+        "message": "CORBADO-INTERNAL-MESSAGE",
+        "requestData": {"requestID": "req-557650104455887358", "link": "https://app.corbado.com/requests/req-557650104455887358"},
+        "runtime": 0.012,
+        "error": {"type": error_type, "details": "CORBADO-INTERNAL-DETAILS"}
+    }))
+}
+
+pub fn session_key(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Splits `name=value; Attr; Attr=x` into the pair and the attribute list.
+pub fn parse_set_cookie(cookie: &str) -> (String, String, Vec<String>) {
+    let mut parts = cookie.split("; ");
+    let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+    (
+        name.to_owned(),
+        value.to_owned(),
+        parts.map(str::to_owned).collect(),
+    )
+}

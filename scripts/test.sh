@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, starts DynamoDB Local and moto on free loopback
+# ports, then runs the lints and every test. Extra arguments go to `cargo test`.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+trap stop_all EXIT
+
+install_dev_tools
+[ -f "$CORBADO_SPEC_DIR/backend_api_v2.contract.yml" ] \
+  || die "Corbado's spec is not at $CORBADO_SPEC_DIR (set CORBADO_SPEC_DIR)"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+
+dynamodb_port=$(free_port)
+start_dynamodb_local "$dynamodb_port"
+moto_port=$(free_port)
+start_moto "$moto_port"
+export_local_aws_env "$dynamodb_port" "$moto_port"
+export PRISM_BIN="$ROOT/node_modules/.bin/prism"
+export CORBADO_SPEC="$CORBADO_SPEC_DIR/backend_api_v2.contract.yml"
+
+
+log "cargo test"
+cargo test --workspace --locked "$@"
