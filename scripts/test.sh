@@ -25,3 +25,6 @@ export CORBADO_SPEC="$CORBADO_SPEC_DIR/backend_api_v2.contract.yml"
 
 log "cargo test"
 cargo test --workspace --locked "$@"
+
+log "README walkthrough against the local stack"
+"$ROOT/scripts/check-walkthrough.sh"

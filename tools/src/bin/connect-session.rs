@@ -1,1 +1,117 @@
-fn main() {}
+//! Creates and revokes sessions in a sessions table, as the application's
+//! existing login (password, SSO) would, so the passkey-append flow can be tried.
+//!
+//! Uses the standard AWS SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, credentials).
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use clap::{Parser, Subcommand};
+use connect_backend::config::DEFAULT_SESSION_TTL_SECONDS;
+use connect_backend::{NewSession, SessionStore, SessionToken};
+
+#[derive(Parser)]
+#[command(about = "Create and revoke Corbado Connect backend sessions")]
+struct Cli {
+    /// The DynamoDB sessions table.
+    #[arg(long, env = "SESSIONS_TABLE")]
+    table: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table with the schema the functions expect (for local stacks; deployments use template.yaml).
+    CreateTable,
+    /// Open a session for a user and print its token (the session cookie's value) on stdout.
+    Create {
+        /// The application's own user id; Corbado receives it as `identifier`.
+        #[arg(long)]
+        user_id: String,
+        /// Shown as the passkey's name; defaults to the user id.
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = DEFAULT_SESSION_TTL_SECONDS)]
+        ttl_seconds: u64,
+    },
+    /// Revoke a session; the token is read from stdin unless given.
+    Revoke {
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    match cli.command {
+        Command::CreateTable => {
+            connect_backend::session::create_table(&client, &cli.table)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("created table {}", cli.table);
+        }
+        Command::Create {
+            user_id,
+            display_name,
+            ttl_seconds,
+        } => {
+            if user_id.trim().is_empty() {
+                return Err("--user-id must not be empty".into());
+            }
+            let store = SessionStore::new(client, &cli.table, Duration::from_secs(ttl_seconds));
+            let (token, session) = store
+                .create(NewSession {
+                    user_id,
+                    display_name,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "session for {} expires at {} (epoch seconds)",
+                session.user_id, session.expires_at
+            );
+            println!("{}", token.expose());
+        }
+        Command::Revoke { token } => {
+            let raw = match token {
+                Some(token) => token,
+                None => std::io::stdin()
+                    .lock()
+                    .lines()
+                    .next()
+                    .transpose()
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default(),
+            };
+            let token = SessionToken::parse(raw.trim()).ok_or("that is not a session token")?;
+            let store = SessionStore::new(client, &cli.table, Duration::ZERO);
+            let existed = store.revoke(&token).await.map_err(|e| e.to_string())?;
+            eprintln!(
+                "{}",
+                if existed {
+                    "revoked"
+                } else {
+                    "no such session"
+                }
+            );
+        }
+    }
+    Ok(())
+}

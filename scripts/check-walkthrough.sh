@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the README's walkthrough, as written, against a fresh local stack and
+# checks what it printed. Called by scripts/test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+mkdir -p .local
+rm -f .local/env
+
+# The stack runs in its own process group so that everything it started stops with it.
+setsid scripts/local-stack.sh >.local/local-stack.log 2>&1 &
+stack=$!
+trap 'kill -TERM -- -$stack 2>/dev/null || true; wait $stack 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 600); do
+  if [ -f .local/env ] && (exec 3<>/dev/tcp/127.0.0.1/${LAMBDA_PORT:-9000}) 2>/dev/null; then break; fi
+  kill -0 $stack 2>/dev/null || { cat .local/local-stack.log >&2; echo "local stack exited" >&2; exit 1; }
+  sleep 0.5
+done
+
+script=$(awk '/<!-- walkthrough:start -->/{on=1; next} /<!-- walkthrough:end -->/{on=0} on && !/^```/' README.md)
+[ -n "$script" ] || { echo "no walkthrough block in README.md" >&2; exit 1; }
+output=$(bash -euo pipefail -c "$script" 2>&1) || { echo "$output" >&2; echo "walkthrough failed" >&2; exit 1; }
+
+expect() {
+  if ! grep -qE -- "$1" <<<"$output"; then
+    printf '%s\n' "$output" >&2
+    echo "walkthrough output lacks: $1" >&2
+    exit 1
+  fi
+}
+expect '^HTTP/1.1 200 OK'
+expect '^set-cookie: __Host-session=[A-Za-z0-9_-]{43}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=10800'
+expect '^\{"success":true\}$'
+expect '^\{"connectToken":"ctk1_standin_0_'
+expect '^\{"connectToken":"ctk1_standin_1_'
+expect '"code":"session_invalid"\}$'
+expect '"code":"invalid_signed_passkey_data"\}$'
+echo "walkthrough: 7 passed, 0 failed"
