@@ -16,12 +16,19 @@ use crate::secret::SecretCache;
 use crate::session::{NewSession, SessionStore, SessionToken};
 use crate::signed_data::SignedPasskeyData;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum InitError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("building the HTTP client failed: {0}")]
     HttpClient(#[from] reqwest::Error),
+}
+
+/// `main` returning this error prints its `Debug`: make that the readable message.
+impl std::fmt::Debug for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 pub struct App {
@@ -57,15 +64,16 @@ impl App {
     /// Reads the configuration and the standard AWS SDK environment
     /// (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials).
     pub async fn from_env() -> Result<Self, InitError> {
-        let config = Config::from_env()?;
+        let config =
+            Config::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
         let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
         Self::new(&config, &aws, Timeouts::default())
     }
 
     pub fn new(config: &Config, aws: &SdkConfig, timeouts: Timeouts) -> Result<Self, InitError> {
-        Self::with_secret_cache(
+        Self::from_clients(
             config,
-            aws,
+            aws_sdk_dynamodb::Client::new(aws),
             SecretCache::new(
                 aws_sdk_secretsmanager::Client::new(aws),
                 &config.api_secret_id,
@@ -74,17 +82,14 @@ impl App {
         )
     }
 
-    pub fn with_secret_cache(
+    /// For callers that configure the AWS clients themselves (tests record their calls).
+    pub fn from_clients(
         config: &Config,
-        aws: &SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
         secrets: SecretCache,
         timeouts: Timeouts,
     ) -> Result<Self, InitError> {
-        let sessions = SessionStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            &config.sessions_table,
-            config.session_ttl,
-        );
+        let sessions = SessionStore::new(dynamodb, &config.sessions_table, config.session_ttl);
         let corbado = CorbadoClient::new(
             &config.backend_api,
             config.project_id.clone(),

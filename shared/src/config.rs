@@ -11,6 +11,23 @@ pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 10_800;
 pub const DEFAULT_SESSION_COOKIE_NAME: &str = "__Host-session";
 const MAX_SESSION_TTL_SECONDS: u64 = 365 * 24 * 3600;
 
+/// The environment variables the functions read. The deployment template must set every required one.
+pub mod vars {
+    pub const SESSIONS_TABLE: &str = "SESSIONS_TABLE";
+    pub const CORBADO_PROJECT_ID: &str = "CORBADO_PROJECT_ID";
+    pub const CORBADO_API_SECRET_ARN: &str = "CORBADO_API_SECRET_ARN";
+    pub const CORBADO_BACKEND_API: &str = "CORBADO_BACKEND_API";
+    pub const SESSION_TTL_SECONDS: &str = "SESSION_TTL_SECONDS";
+    pub const SESSION_COOKIE_NAME: &str = "SESSION_COOKIE_NAME";
+
+    pub const REQUIRED: [&str; 3] = [SESSIONS_TABLE, CORBADO_PROJECT_ID, CORBADO_API_SECRET_ARN];
+    pub const OPTIONAL: [&str; 3] = [
+        CORBADO_BACKEND_API,
+        SESSION_TTL_SECONDS,
+        SESSION_COOKIE_NAME,
+    ];
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub sessions_table: String,
@@ -59,17 +76,17 @@ impl Config {
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
 
-        let sessions_table = required("SESSIONS_TABLE")?;
-        let project_id = ProjectId::parse(required("CORBADO_PROJECT_ID")?.trim())
-            .map_err(|reason| invalid("CORBADO_PROJECT_ID", reason))?;
-        let api_secret_id = required("CORBADO_API_SECRET_ARN")?;
+        let sessions_table = required(vars::SESSIONS_TABLE)?;
+        let project_id = ProjectId::parse(required(vars::CORBADO_PROJECT_ID)?.trim())
+            .map_err(|reason| invalid(vars::CORBADO_PROJECT_ID, reason))?;
+        let api_secret_id = required(vars::CORBADO_API_SECRET_ARN)?;
         let backend_api = parse_backend_api(
-            get("CORBADO_BACKEND_API")
+            get(vars::CORBADO_BACKEND_API)
                 .as_deref()
                 .unwrap_or(DEFAULT_BACKEND_API),
         )
-        .map_err(|reason| invalid("CORBADO_BACKEND_API", reason))?;
-        let session_ttl = match get("SESSION_TTL_SECONDS") {
+        .map_err(|reason| invalid(vars::CORBADO_BACKEND_API, reason))?;
+        let session_ttl = match get(vars::SESSION_TTL_SECONDS) {
             None => DEFAULT_SESSION_TTL_SECONDS,
             Some(raw) => raw
                 .trim()
@@ -78,16 +95,16 @@ impl Config {
                 .filter(|secs| (1..=MAX_SESSION_TTL_SECONDS).contains(secs))
                 .ok_or_else(|| {
                     invalid(
-                        "SESSION_TTL_SECONDS",
+                        vars::SESSION_TTL_SECONDS,
                         format!("must be whole seconds from 1 to {MAX_SESSION_TTL_SECONDS}"),
                     )
                 })?,
         };
         let session_cookie_name =
-            get("SESSION_COOKIE_NAME").unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.into());
+            get(vars::SESSION_COOKIE_NAME).unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.into());
         if !is_cookie_token(&session_cookie_name) {
             return Err(invalid(
-                "SESSION_COOKIE_NAME",
+                vars::SESSION_COOKIE_NAME,
                 "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)".into(),
             ));
         }

@@ -261,7 +261,7 @@ impl CorbadoClient {
                 .await
                 .map_err(transport_error)?;
             let status = response.status();
-            let bytes = response.bytes().await.map_err(transport_error)?;
+            let bytes = read_body(response).await?;
             if status == StatusCode::UNAUTHORIZED && !secret_refreshed {
                 tracing::warn!(
                     details = %ErrorDetails::parse(&bytes),
@@ -282,6 +282,20 @@ impl CorbadoClient {
             });
         }
     }
+}
+
+/// Corbado's answers are a few hundred bytes; a much larger one is not an answer we can use.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CorbadoError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(CorbadoError::Unusable("the response body is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport_error(err: reqwest::Error) -> CorbadoError {

@@ -257,8 +257,8 @@ impl TestApp {
             &secret_arn,
         )
         .with_refresh_interval(secret_refresh);
-        let app = App::with_secret_cache(&config, &emulators.aws, secrets, TEST_TIMEOUTS)
-            .expect("app starts");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
+        let app = App::from_clients(&config, dynamodb, secrets, TEST_TIMEOUTS).expect("app starts");
         Self {
             app,
             emulators,
@@ -450,4 +450,44 @@ pub fn parse_set_cookie(cookie: &str) -> (String, String, Vec<String>) {
         value.to_owned(),
         parts.map(str::to_owned).collect(),
     )
+}
+
+/// Starts a function binary with a bad configuration and asserts that it
+/// stops at once, naming the variable, without a panic.
+pub fn assert_refuses_bad_configuration(binary: &str) {
+    let valid = [
+        ("SESSIONS_TABLE", "sessions"),
+        ("CORBADO_PROJECT_ID", PROJECT_ID),
+        ("CORBADO_API_SECRET_ARN", "corbado-api-secret"),
+    ];
+    let cases: [(&str, Option<&str>); 6] = [
+        ("SESSIONS_TABLE", None),
+        ("CORBADO_PROJECT_ID", None),
+        ("CORBADO_API_SECRET_ARN", None),
+        ("CORBADO_PROJECT_ID", Some("project-1")),
+        ("CORBADO_BACKEND_API", Some("http://corbado.example.com/v2")),
+        ("SESSION_TTL_SECONDS", Some("three hours")),
+    ];
+    for (name, value) in cases {
+        let mut command = std::process::Command::new(binary);
+        command
+            .env_clear()
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "eu-central-1");
+        for (k, v) in valid.iter().filter(|(k, _)| *k != name) {
+            command.env(k, v);
+        }
+        if let Some(value) = value {
+            command.env(name, value);
+        }
+        let output = command.output().expect("run the function binary");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!output.status.success(), "{name}={value:?}: it started");
+        assert!(
+            stderr.contains(name) && stdout.contains(name),
+            "{name}={value:?}: the variable is not named.\nstdout: {stdout}\nstderr: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}={value:?}: {stderr}");
+    }
 }

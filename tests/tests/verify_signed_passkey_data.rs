@@ -189,6 +189,10 @@ async fn unusable_corbado_answers_are_502s() {
         ResponseTemplate::new(200).set_body_json(json!({"verificationResult": "maybe"})),
         ResponseTemplate::new(200).set_body_json(json!({})),
         ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+        ResponseTemplate::new(200).set_body_string(format!(
+            "{}{{\"verificationResult\":\"success\"}}",
+            " ".repeat(100_000)
+        )),
     ];
     for (i, response) in unusable.into_iter().enumerate() {
         let user = format!("user-{i}");
