@@ -38,7 +38,7 @@ install_dev_tools() {
     python3 -m venv "$VENV"
   fi
   if [ ! -f "$VENV/.installed" ] || [ "$ROOT/requirements-dev.txt" -nt "$VENV/.installed" ]; then
-    log "installing Python dev tools (moto, cargo-lambda)"
+    log "installing Python dev tools (moto, cargo-lambda, SAM CLI, cfn-lint)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
     touch "$VENV/.installed"
   fi
@@ -48,6 +48,15 @@ install_dev_tools() {
     touch "$ROOT/node_modules/.installed"
   fi
   export PATH="$VENV/bin:$ROOT/node_modules/.bin:$PATH"
+}
+
+# SAM CLI, kept on this machine: no telemetry, and no weekly version check
+# against PyPI (its config dir holds a fresh "last checked" time).
+sam_offline() {
+  export SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR="$STATE/sam-cli"
+  mkdir -p "$__SAM_CLI_APP_DIR"
+  printf '{"telemetryEnabled": false, "lastVersionCheck": %s}\n' "$(date +%s)" >"$__SAM_CLI_APP_DIR/metadata.json"
+  AWS_EC2_METADATA_DISABLED=true "$VENV/bin/sam" "$@"
 }
 
 free_port() {

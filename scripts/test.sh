@@ -14,6 +14,14 @@ cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
+log "cfn-lint and sam validate --lint"
+cfn-lint "$ROOT/template.yaml"
+(cd "$ROOT" && sam_offline validate --lint)
+# The template test reads template.yaml through SAM's own YAML loader (short-form intrinsics).
+"$VENV/bin/python" -c 'import json, sys; from samtranslator.yaml_helper import yaml_parse
+json.dump(yaml_parse(open(sys.argv[1]).read()), open(sys.argv[2], "w"))' "$ROOT/template.yaml" "$STATE/template.json"
+export TEMPLATE_JSON="$STATE/template.json"
+
 dynamodb_port=$(free_port)
 start_dynamodb_local "$dynamodb_port"
 moto_port=$(free_port)

@@ -491,3 +491,79 @@ pub fn assert_refuses_bad_configuration(binary: &str) {
         assert!(!stderr.contains("panicked"), "{name}={value:?}: {stderr}");
     }
 }
+
+/// Records which AWS operations a client performs, as IAM actions (`dynamodb:GetItem`).
+#[derive(Debug, Clone)]
+pub struct CallRecorder {
+    iam_prefix: &'static str,
+    calls: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl CallRecorder {
+    pub fn new(iam_prefix: &'static str) -> Self {
+        Self {
+            iam_prefix,
+            calls: Default::default(),
+        }
+    }
+
+    pub fn actions(&self) -> std::collections::BTreeSet<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallRecorder {
+    fn name(&self) -> &'static str {
+        "CallRecorder"
+    }
+
+    // Client interceptors' read_before_execution runs before the operation's
+    // metadata is in the bag; by serialisation it is.
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+        {
+            self.calls
+                .lock()
+                .unwrap()
+                .insert(format!("{}:{}", self.iam_prefix, metadata.name()));
+        }
+        Ok(())
+    }
+}
+
+/// An app whose AWS clients record every operation they perform.
+pub async fn recording_app(
+    emulators: &Emulators,
+    corbado: &MockServer,
+) -> (App, String, CallRecorder, CallRecorder) {
+    let table = emulators.new_table().await;
+    let secret_arn = emulators.new_secret(API_SECRET).await;
+    let dynamodb_calls = CallRecorder::new("dynamodb");
+    let secrets_calls = CallRecorder::new("secretsmanager");
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
+            .interceptor(dynamodb_calls.clone())
+            .build(),
+    );
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&emulators.aws)
+            .interceptor(secrets_calls.clone())
+            .build(),
+    );
+    let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));
+    let app = App::from_clients(
+        &config,
+        dynamodb,
+        SecretCache::new(secrets, &secret_arn),
+        TEST_TIMEOUTS,
+    )
+    .expect("app starts");
+    (app, table, dynamodb_calls, secrets_calls)
+}

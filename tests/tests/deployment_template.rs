@@ -1,0 +1,290 @@
+//! template.yaml checked against the code: table schema, binaries, routes,
+//! environment variables, and IAM actions equal to the AWS calls each function makes.
+
+use std::collections::{BTreeSet, HashMap};
+
+use connect_backend::config::{vars, Config};
+use connect_backend::session::attr;
+use connect_backend::{NewSession, SessionStore};
+use integration_tests::*;
+use serde_json::{json, Value};
+
+struct Function {
+    logical_id: &'static str,
+    binary: &'static str,
+    path: &'static str,
+    endpoint: Endpoint,
+}
+
+const FUNCTIONS: [Function; 2] = [
+    Function {
+        logical_id: "CreateConnectTokenFunction",
+        binary: "create-connect-token",
+        path: "/auth/createConnectToken",
+        endpoint: Endpoint::CreateConnectToken,
+    },
+    Function {
+        logical_id: "VerifySignedPasskeyDataFunction",
+        binary: "verify-signed-passkey-data",
+        path: "/auth/verifySignedPasskeyData",
+        endpoint: Endpoint::VerifySignedPasskeyData,
+    },
+];
+
+/// template.yaml as JSON (scripts/test.sh converts it with SAM's own YAML loader,
+/// which understands the short-form intrinsics such as `!Ref`).
+fn template() -> Value {
+    let path = std::env::var("TEMPLATE_JSON").expect("TEMPLATE_JSON is set by scripts/test.sh");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn resource<'t>(template: &'t Value, logical_id: &str) -> &'t Value {
+    let r = &template["Resources"][logical_id];
+    assert!(r.is_object(), "template.yaml has no resource {logical_id}");
+    r
+}
+
+#[test]
+fn the_sessions_table_has_the_key_and_ttl_attribute_the_code_uses() {
+    let t = template();
+    let table = resource(&t, "SessionsTable");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    let p = &table["Properties"];
+    assert_eq!(
+        p["KeySchema"],
+        json!([{"AttributeName": attr::KEY, "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        p["AttributeDefinitions"],
+        json!([{"AttributeName": attr::KEY, "AttributeType": "S"}])
+    );
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        json!({"AttributeName": attr::EXPIRES_AT, "Enabled": true})
+    );
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain");
+}
+
+#[test]
+fn each_function_builds_a_workspace_binary_for_arm64_and_serves_its_route() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(globals["Architectures"], json!(["arm64"]));
+    for f in FUNCTIONS {
+        let function = resource(&t, f.logical_id);
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], f.binary);
+        assert_eq!(function["Properties"]["CodeUri"], ".");
+        let manifest = std::fs::read_to_string(format!(
+            "{}/../functions/{}/Cargo.toml",
+            env!("CARGO_MANIFEST_DIR"),
+            f.binary
+        ))
+        .unwrap_or_else(|_| panic!("no workspace crate for binary {}", f.binary));
+        assert!(manifest.contains(&format!("name = \"{}\"", f.binary)));
+        let event = &function["Properties"]["Events"]["Api"];
+        assert_eq!(event["Type"], "HttpApi");
+        assert_eq!(event["Properties"]["Path"], f.path);
+        assert_eq!(event["Properties"]["Method"], "POST");
+        assert_eq!(event["Properties"]["ApiId"], json!({"Ref": "HttpApi"}));
+    }
+}
+
+#[test]
+fn each_function_gets_a_configuration_that_the_code_accepts() {
+    let t = template();
+    // Values a deployment would pass for the parameters without a default.
+    let samples = HashMap::from([
+        ("CorbadoProjectId", "pro-1234567890".to_owned()),
+        (
+            "CorbadoApiSecretArn",
+            "arn:aws:secretsmanager:eu-central-1:111111111111:secret:corbado-AbCdEf".to_owned(),
+        ),
+    ]);
+    let resolve = |value: &Value| -> String {
+        match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            v => {
+                let name = v["Ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("unexpected value {v}"));
+                if t["Resources"][name].is_object() {
+                    return format!("{name}-physical-id");
+                }
+                let parameter = &t["Parameters"][name];
+                assert!(parameter.is_object(), "Ref to unknown {name}");
+                match &parameter["Default"] {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => samples
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("no sample for {name}")),
+                }
+            }
+        }
+    };
+    for f in FUNCTIONS {
+        let mut env = HashMap::new();
+        for scope in [
+            &t["Globals"]["Function"]["Environment"]["Variables"],
+            &resource(&t, f.logical_id)["Properties"]["Environment"]["Variables"],
+        ] {
+            if let Some(vars_) = scope.as_object() {
+                for (k, v) in vars_ {
+                    env.insert(k.clone(), resolve(v));
+                }
+            }
+        }
+        for name in vars::REQUIRED {
+            assert!(
+                env.contains_key(name),
+                "{}: {name} is not set",
+                f.logical_id
+            );
+        }
+        for name in env.keys() {
+            assert!(
+                vars::REQUIRED.contains(&name.as_str()) || vars::OPTIONAL.contains(&name.as_str()),
+                "{}: {name} is not read by the code",
+                f.logical_id
+            );
+        }
+        let config = Config::from_lookup(|name| env.get(name).cloned())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.logical_id));
+        assert_eq!(config.sessions_table, "SessionsTable-physical-id");
+        assert_eq!(config.session_ttl.as_secs(), 10_800);
+    }
+}
+
+fn policy_statements<'t>(t: &'t Value, f: &Function) -> Vec<&'t Value> {
+    let role = &resource(t, f.logical_id)["Properties"]["Role"]["Fn::GetAtt"];
+    let role_id = role[0]
+        .as_str()
+        .expect("the function's Role is a role of this template");
+    resource(t, role_id)["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+        other => panic!("unexpected Action {other}"),
+    }
+}
+
+#[test]
+fn no_statement_allows_a_wildcard_or_denies_nothing() {
+    let t = template();
+    for f in FUNCTIONS {
+        assert!(resource(&t, f.logical_id)["Properties"]["Policies"].is_null());
+        for statement in policy_statements(&t, &f) {
+            assert_eq!(statement["Effect"], "Allow");
+            let text = statement.to_string();
+            assert!(!text.contains('*'), "{}: wildcard in {text}", f.logical_id);
+            let resource_ = &statement["Resource"];
+            let expected = match actions(statement)[0].split(':').next().unwrap() {
+                "logs" => {
+                    json!({"Fn::GetAtt": [f.logical_id.replace("Function", "LogGroup"), "Arn"]})
+                }
+                "dynamodb" => json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}),
+                "secretsmanager" => json!({"Ref": "CorbadoApiSecretArn"}),
+                other => panic!("unexpected service {other}"),
+            };
+            assert_eq!(resource_, &expected, "{}: {text}", f.logical_id);
+        }
+    }
+}
+
+/// Drives each function through its success and failure paths with AWS
+/// clients that record every call, and compares with the role's actions.
+#[tokio::test]
+async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
+    let t = template();
+    let emulators = Emulators::connect().await;
+    for f in FUNCTIONS {
+        let corbado = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::path("/v2/passkey/verifySignedData"))
+            .respond_with(verify_rsp("success"))
+            .mount(&corbado)
+            .await;
+        wiremock::Mock::given(wiremock::matchers::path("/v2/connectTokens"))
+            .respond_with(connect_token_rsp(Some("ctk1_x")))
+            .mount(&corbado)
+            .await;
+        let (app, table, dynamodb_calls, secrets_calls) = recording_app(&emulators, &corbado).await;
+
+        // A session as the customer's login would create it, outside the recorded clients.
+        let (session, _) = SessionStore::new(
+            emulators.dynamodb.clone(),
+            &table,
+            std::time::Duration::from_secs(60),
+        )
+        .create(NewSession {
+            user_id: "user-42".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let events = match f.endpoint {
+            Endpoint::CreateConnectToken => vec![
+                Event::json(f.endpoint, &json!({"type": "passkey-append"})).session(&session),
+                Event::json(f.endpoint, &json!({"type": "passkey-list"}))
+                    .session(&connect_backend::SessionToken::generate().unwrap()),
+                Event::json(f.endpoint, &json!({"type": "passkey-list"})),
+            ],
+            Endpoint::VerifySignedPasskeyData => vec![
+                Event::json(
+                    f.endpoint,
+                    &json!({"signedPasskeyData": signed_passkey_data(login_claims("user-42"))}),
+                ),
+                Event::json(f.endpoint, &json!({"signedPasskeyData": "not-a-jwt"})),
+            ],
+        };
+        let statuses: Vec<u16> = statuses_of(&app, f.endpoint, events).await;
+        assert_eq!(statuses[0], 200, "{}", f.logical_id);
+
+        let called: BTreeSet<String> = dynamodb_calls
+            .actions()
+            .into_iter()
+            .chain(secrets_calls.actions())
+            .collect();
+        let allowed: BTreeSet<String> = policy_statements(&t, &f)
+            .into_iter()
+            .flat_map(actions)
+            .filter(|a| !a.starts_with("logs:"))
+            .collect();
+        assert_eq!(
+            allowed, called,
+            "{}: the role's actions differ from the calls the code makes",
+            f.logical_id
+        );
+    }
+}
+
+async fn statuses_of(
+    app: &connect_backend::App,
+    endpoint: Endpoint,
+    events: Vec<Event>,
+) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for event in events {
+        statuses.push(invoke(app, endpoint, event).await.status);
+    }
+    statuses
+}
