@@ -34,5 +34,5 @@ export CORBADO_SPEC="$CORBADO_SPEC_DIR/backend_api_v2.contract.yml"
 log "cargo test"
 cargo test --workspace --locked "$@"
 
-log "README walkthrough against the local stack"
-"$ROOT/scripts/check-walkthrough.sh"
+log "README walkthrough and events/ through cargo lambda, against the local stack"
+"$ROOT/scripts/check-local-stack.sh"

@@ -123,9 +123,11 @@ pub enum Endpoint {
 impl Endpoint {
     fn event_file(self) -> &'static str {
         match self {
-            Self::CreateConnectToken => include_str!("../../events/create-connect-token.json"),
+            Self::CreateConnectToken => {
+                include_str!("../../events/create-connect-token/passkey-list.json")
+            }
             Self::VerifySignedPasskeyData => {
-                include_str!("../../events/verify-signed-passkey-data.json")
+                include_str!("../../events/verify-signed-passkey-data/valid.json")
             }
         }
     }

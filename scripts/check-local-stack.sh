@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the README's walkthrough, as written, against a fresh local stack and
-# checks what it printed. Called by scripts/test.sh.
+# Against a fresh local stack (scripts/local-stack.sh): runs the README's
+# walkthrough as written and checks what it printed, then sends every event
+# file in events/ through cargo-lambda. Called by scripts/test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -37,3 +38,6 @@ expect '^\{"connectToken":"ctk1_standin_1_'
 expect '"code":"session_invalid"\}$'
 expect '"code":"invalid_signed_passkey_data"\}$'
 echo "walkthrough: 7 passed, 0 failed"
+
+source .local/env
+PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" tests/check_events.py
