@@ -9,6 +9,8 @@
 # Without them, a Corbado stand-in that verifies nothing serves on 127.0.0.1:4010.
 #
 # Ports: LAMBDA_PORT (9000), DYNAMODB_PORT (8000), MOTO_PORT (5000), STANDIN_PORT (4010).
+# The functions' own variables (ALLOWED_ORIGINS, NATIVE_APP_SESSIONS, SESSION_TTL_SECONDS, …)
+# pass through from the environment.
 # Stop with Ctrl-C; nothing is left running and nothing is kept (in-memory emulators).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -33,6 +35,8 @@ start_moto "$MOTO_PORT"
 export_local_aws_env "$DYNAMODB_PORT" "$MOTO_PORT"
 
 export SESSIONS_TABLE=${SESSIONS_TABLE:-sessions}
+# Browser origins allowed to use the session cookie; the events in events/ come from app.example.com.
+export ALLOWED_ORIGINS=${ALLOWED_ORIGINS:-http://localhost:3000,http://127.0.0.1:3000,https://app.example.com}
 "$ROOT/target/debug/connect-session" create-table
 
 if [ -n "${CORBADO_PROJECT_ID:-}" ] && [ -n "${CORBADO_API_SECRET:-}" ]; then

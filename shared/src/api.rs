@@ -2,7 +2,7 @@
 //! where failures become a status, a JSON body and a log line.
 
 use lambda_http::http::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE,
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE,
 };
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -39,6 +39,10 @@ pub enum ApiError {
     SessionRequired,
     #[error("unknown or expired session")]
     SessionInvalid,
+    #[error("Origin header not among ALLOWED_ORIGINS")]
+    OriginNotAllowed,
+    #[error("native app sessions requested but NATIVE_APP_SESSIONS is off")]
+    NativeSessionsDisabled,
     #[error("verification result {}", .0.as_str())]
     VerificationFailed(VerificationResult),
     #[error(transparent)]
@@ -62,7 +66,9 @@ impl ApiError {
             Self::MalformedJson
             | Self::InvalidRequest(_)
             | Self::UnknownTokenType
-            | Self::InvalidSignedPasskeyData(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidSignedPasskeyData(_)
+            | Self::NativeSessionsDisabled => StatusCode::BAD_REQUEST,
+            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::SessionRequired | Self::SessionInvalid | Self::VerificationFailed(_) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -86,6 +92,8 @@ impl ApiError {
             Self::InvalidSignedPasskeyData(_) => "invalid_signed_passkey_data",
             Self::SessionRequired => "session_required",
             Self::SessionInvalid => "session_invalid",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::NativeSessionsDisabled => "native_sessions_disabled",
             Self::VerificationFailed(result) => result.as_str(),
             Self::Corbado(CorbadoError::Timeout) => "upstream_timeout",
             Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => "internal_error",
@@ -109,6 +117,10 @@ impl ApiError {
             Self::InvalidSignedPasskeyData(err) => err.to_string(),
             Self::SessionRequired => "no session: log in first".into(),
             Self::SessionInvalid => "the session is unknown or has expired: log in again".into(),
+            Self::OriginNotAllowed => "requests from this origin are not allowed".into(),
+            Self::NativeSessionsDisabled => {
+                "session tokens for native apps (sessionDelivery \"body\", Authorization: Bearer) are not enabled".into()
+            }
             Self::VerificationFailed(result) => {
                 format!("passkey verification failed ({})", result.as_str())
             }
@@ -195,6 +207,13 @@ pub fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().trim_matches('"'))
+}
+
+/// The token of an `Authorization: Bearer …` header; other schemes are not ours and are ignored.
+pub fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// `Set-Cookie` for a new session: script cannot read it, it only travels

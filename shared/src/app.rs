@@ -2,6 +2,7 @@
 //! serves every invocation that environment receives.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use lambda_http::http::header::ORIGIN;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{self, ApiError};
 use crate::config::{Config, ConfigError};
 use crate::corbado::{
-    ConnectTokenRequest, ConnectTokenType, CorbadoClient, Timeouts, VerificationResult,
+    CallPolicy, ConnectTokenRequest, ConnectTokenType, CorbadoClient, VerificationResult,
 };
 use crate::secret::SecretCache;
 use crate::session::{NewSession, SessionStore, SessionToken};
@@ -35,6 +36,44 @@ pub struct App {
     sessions: SessionStore,
     corbado: CorbadoClient,
     cookie_name: String,
+    allowed_origins: Vec<String>,
+    native_app_sessions: bool,
+}
+
+/// Where a request's session token came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Presented<'r> {
+    Cookie(&'r str),
+    /// `Authorization: Bearer …`, from native apps that hold the token themselves.
+    Bearer(&'r str),
+}
+
+impl<'r> Presented<'r> {
+    fn token(self) -> &'r str {
+        match self {
+            Self::Cookie(t) | Self::Bearer(t) => t,
+        }
+    }
+}
+
+/// How verifySignedPasskeyData hands over the new session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SessionDelivery {
+    Cookie,
+    /// In the JSON body, for native apps without a cookie jar (`NATIVE_APP_SESSIONS=true` only).
+    Body,
+}
+
+impl SessionDelivery {
+    fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        match value {
+            None | Some("cookie") => Ok(Self::Cookie),
+            Some("body") => Ok(Self::Body),
+            Some(_) => Err(ApiError::InvalidRequest(
+                "sessionDelivery must be \"cookie\" or \"body\"".into(),
+            )),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,11 +92,17 @@ struct CreateConnectTokenResponse<'a> {
 struct VerifySignedPasskeyDataBody {
     #[serde(rename = "signedPasskeyData")]
     signed_passkey_data: String,
+    #[serde(rename = "sessionDelivery", default)]
+    session_delivery: Option<String>,
 }
 
 #[derive(Serialize)]
-struct VerifySignedPasskeyDataResponse {
+struct VerifySignedPasskeyDataResponse<'a> {
     success: bool,
+    #[serde(rename = "sessionToken", skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
+    #[serde(rename = "expiresIn", skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
 }
 
 impl App {
@@ -67,10 +112,10 @@ impl App {
         let config =
             Config::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
         let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        Self::new(&config, &aws, Timeouts::default())
+        Self::new(&config, &aws, CallPolicy::default())
     }
 
-    pub fn new(config: &Config, aws: &SdkConfig, timeouts: Timeouts) -> Result<Self, InitError> {
+    pub fn new(config: &Config, aws: &SdkConfig, policy: CallPolicy) -> Result<Self, InitError> {
         Self::from_clients(
             config,
             aws_sdk_dynamodb::Client::new(aws),
@@ -78,7 +123,7 @@ impl App {
                 aws_sdk_secretsmanager::Client::new(aws),
                 &config.api_secret_id,
             ),
-            timeouts,
+            policy,
         )
     }
 
@@ -87,19 +132,21 @@ impl App {
         config: &Config,
         dynamodb: aws_sdk_dynamodb::Client,
         secrets: SecretCache,
-        timeouts: Timeouts,
+        policy: CallPolicy,
     ) -> Result<Self, InitError> {
         let sessions = SessionStore::new(dynamodb, &config.sessions_table, config.session_ttl);
         let corbado = CorbadoClient::new(
             &config.backend_api,
             config.project_id.clone(),
             secrets,
-            timeouts,
+            policy,
         )?;
         Ok(Self {
             sessions,
             corbado,
             cookie_name: config.session_cookie_name.clone(),
+            allowed_origins: config.allowed_origins.clone(),
+            native_app_sessions: config.native_app_sessions,
         })
     }
 
@@ -127,8 +174,14 @@ impl App {
     ) -> Result<Response<Body>, ApiError> {
         let body: CreateConnectTokenBody = api::json_body(request)?;
         let kind = ConnectTokenType::parse(&body.token_type).ok_or(ApiError::UnknownTokenType)?;
-        let token = api::cookie(request, &self.cookie_name).ok_or(ApiError::SessionRequired)?;
-        let token = SessionToken::parse(token).ok_or(ApiError::SessionInvalid)?;
+        let presented = self
+            .presented_token(request)?
+            .ok_or(ApiError::SessionRequired)?;
+        // Browsers attach cookies to cross-site requests; bearer tokens they never attach.
+        if matches!(presented, Presented::Cookie(_)) {
+            self.check_origin(request)?;
+        }
+        let token = SessionToken::parse(presented.token()).ok_or(ApiError::SessionInvalid)?;
         let session = self
             .sessions
             .find(&token)
@@ -152,7 +205,14 @@ impl App {
         &self,
         request: &Request,
     ) -> Result<Response<Body>, ApiError> {
+        // A cross-site page must not log the browser into an account of its choosing.
+        self.check_origin(request)?;
         let body: VerifySignedPasskeyDataBody = api::json_body(request)?;
+        let delivery = SessionDelivery::parse(body.session_delivery.as_deref())?;
+        if delivery == SessionDelivery::Body && !self.native_app_sessions {
+            return Err(ApiError::NativeSessionsDisabled);
+        }
+        let previous = self.presented_token(request)?;
         let data = SignedPasskeyData::parse(body.signed_passkey_data)?;
 
         let result = self.corbado.verify_signed_data(&data).await?;
@@ -160,6 +220,12 @@ impl App {
             return Err(ApiError::VerificationFailed(result));
         }
 
+        // Always a fresh session (no fixation); the one the client held ends here.
+        if let Some(previous) = previous.and_then(|p| SessionToken::parse(p.token())) {
+            if self.sessions.revoke(&previous).await? {
+                tracing::info!("previous session revoked");
+            }
+        }
         let claims = data.claims();
         let (token, session) = self
             .sessions
@@ -175,13 +241,55 @@ impl App {
             credential_id = session.credential_id.as_deref().unwrap_or("-"),
             "passkey login verified; session created"
         );
-        let response = api::json_response(
-            StatusCode::OK,
-            &VerifySignedPasskeyDataResponse { success: true },
-        );
-        Ok(api::with_cookie(
-            response,
-            api::session_cookie(&self.cookie_name, &token, self.sessions.ttl().as_secs()),
-        ))
+        let ttl = self.sessions.ttl().as_secs();
+        Ok(match delivery {
+            SessionDelivery::Cookie => api::with_cookie(
+                api::json_response(
+                    StatusCode::OK,
+                    &VerifySignedPasskeyDataResponse {
+                        success: true,
+                        session_token: None,
+                        expires_in: None,
+                    },
+                ),
+                api::session_cookie(&self.cookie_name, &token, ttl),
+            ),
+            SessionDelivery::Body => api::json_response(
+                StatusCode::OK,
+                &VerifySignedPasskeyDataResponse {
+                    success: true,
+                    session_token: Some(token.expose()),
+                    expires_in: Some(ttl),
+                },
+            ),
+        })
+    }
+
+    /// The session token the request presents: a bearer token (native apps,
+    /// only when enabled) or else the session cookie.
+    fn presented_token<'r>(&self, request: &'r Request) -> Result<Option<Presented<'r>>, ApiError> {
+        if let Some(bearer) = api::bearer_token(request) {
+            if !self.native_app_sessions {
+                return Err(ApiError::NativeSessionsDisabled);
+            }
+            return Ok(Some(Presented::Bearer(bearer)));
+        }
+        Ok(api::cookie(request, &self.cookie_name).map(Presented::Cookie))
+    }
+
+    /// Requests from a browser carry `Origin`; only the configured frontends may act with our cookie.
+    fn check_origin(&self, request: &Request) -> Result<(), ApiError> {
+        match request.headers().get(ORIGIN) {
+            None => Ok(()),
+            Some(origin)
+                if self
+                    .allowed_origins
+                    .iter()
+                    .any(|o| o.as_bytes() == origin.as_bytes()) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(ApiError::OriginNotAllowed),
+        }
     }
 }

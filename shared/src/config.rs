@@ -19,12 +19,16 @@ pub mod vars {
     pub const CORBADO_BACKEND_API: &str = "CORBADO_BACKEND_API";
     pub const SESSION_TTL_SECONDS: &str = "SESSION_TTL_SECONDS";
     pub const SESSION_COOKIE_NAME: &str = "SESSION_COOKIE_NAME";
+    pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
+    pub const NATIVE_APP_SESSIONS: &str = "NATIVE_APP_SESSIONS";
 
     pub const REQUIRED: [&str; 3] = [SESSIONS_TABLE, CORBADO_PROJECT_ID, CORBADO_API_SECRET_ARN];
-    pub const OPTIONAL: [&str; 3] = [
+    pub const OPTIONAL: [&str; 5] = [
         CORBADO_BACKEND_API,
         SESSION_TTL_SECONDS,
         SESSION_COOKIE_NAME,
+        ALLOWED_ORIGINS,
+        NATIVE_APP_SESSIONS,
     ];
 }
 
@@ -36,6 +40,11 @@ pub struct Config {
     pub backend_api: Url,
     pub session_ttl: Duration,
     pub session_cookie_name: String,
+    /// Browser origins (`https://app.example.com`) whose requests may carry our
+    /// session cookie or log in. Empty: every request with an `Origin` header is refused.
+    pub allowed_origins: Vec<String>,
+    /// Whether native apps may receive the session token in the body and send it as a bearer token.
+    pub native_app_sessions: bool,
 }
 
 /// A Corbado project id (`pro-` followed by letters and digits).
@@ -109,6 +118,27 @@ impl Config {
             ));
         }
 
+        let allowed_origins = match get(vars::ALLOWED_ORIGINS) {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(parse_origin)
+                .collect::<Result<_, _>>()
+                .map_err(|reason| invalid(vars::ALLOWED_ORIGINS, reason))?,
+        };
+        let native_app_sessions = match get(vars::NATIVE_APP_SESSIONS).as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(invalid(
+                    vars::NATIVE_APP_SESSIONS,
+                    "must be true or false".into(),
+                ))
+            }
+        };
+
         Ok(Self {
             sessions_table,
             project_id,
@@ -116,6 +146,8 @@ impl Config {
             backend_api,
             session_ttl: Duration::from_secs(session_ttl),
             session_cookie_name,
+            allowed_origins,
+            native_app_sessions,
         })
     }
 }
@@ -138,6 +170,20 @@ fn parse_backend_api(raw: &str) -> Result<Url, String> {
         return Err("must not have a query or fragment".into());
     }
     Ok(url)
+}
+
+/// An origin as browsers send it: scheme, host and port only, never a wildcard.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw)
+        .map_err(|_| format!("{raw:?} is not an origin such as https://app.example.com"))?;
+    let origin = url.origin().ascii_serialization();
+    let exact = origin == raw.trim_end_matches('/') && !raw.contains('*');
+    if !matches!(url.scheme(), "https" | "http") || !exact {
+        return Err(format!(
+            "{raw:?} is not an origin such as https://app.example.com (scheme and host, no path, no wildcard)"
+        ));
+    }
+    Ok(origin)
 }
 
 /// RFC 6265 cookie-name: an RFC 7230 token.
@@ -176,6 +222,61 @@ mod tests {
         assert_eq!(c.backend_api.as_str(), DEFAULT_BACKEND_API);
         assert_eq!(c.session_ttl, Duration::from_secs(10_800));
         assert_eq!(c.session_cookie_name, "__Host-session");
+        assert!(c.allowed_origins.is_empty());
+        assert!(!c.native_app_sessions);
+    }
+
+    #[test]
+    fn allowed_origins_are_a_comma_separated_list_of_exact_origins() {
+        let c = config(&[(
+            "ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:3000,https://admin.example.com/",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "https://admin.example.com"
+            ]
+        );
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://app.example.com/login",
+            "app.example.com",
+            "ftp://x.example",
+        ] {
+            let err = config(&[("ALLOWED_ORIGINS", bad)]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "ALLOWED_ORIGINS",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn native_app_sessions_is_an_explicit_boolean() {
+        assert!(
+            config(&[("NATIVE_APP_SESSIONS", "true")])
+                .unwrap()
+                .native_app_sessions
+        );
+        assert!(
+            !config(&[("NATIVE_APP_SESSIONS", "false")])
+                .unwrap()
+                .native_app_sessions
+        );
+        for bad in ["yes", "1", "TRUE"] {
+            assert!(config(&[("NATIVE_APP_SESSIONS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::error::Error as _;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, Url};
 use secrecy::SecretString;
@@ -10,24 +10,47 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProjectId;
-use crate::secret::{SecretCache, SecretError};
+use crate::secret::{ApiSecret, SecretCache, SecretError};
 use crate::session::Session;
 use crate::signed_data::SignedPasskeyData;
 
-/// Timeouts of each call to Corbado, well under the function's own timeout
-/// so that a hang ends in a clean 504 rather than a killed invocation.
+/// How calls to Corbado are bounded. A call ends well within the function's
+/// own timeout, so a hang or an outage becomes a clean 504 or 502.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    pub connect: Duration,
-    pub request: Duration,
+pub struct CallPolicy {
+    pub connect_timeout: Duration,
+    /// Per attempt; an attempt that times out is not retried.
+    pub attempt_timeout: Duration,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub total_budget: Duration,
+    /// Retries after a 429 or 5xx answer (or a refused connection).
+    pub max_retries: u32,
+    /// Backoff before retry n is a random duration up to `base_backoff * 2^n` (full jitter).
+    pub base_backoff: Duration,
 }
 
-impl Default for Timeouts {
+impl Default for CallPolicy {
     fn default() -> Self {
         Self {
-            connect: Duration::from_secs(2),
-            request: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(5),
+            total_budget: Duration::from_secs(8),
+            max_retries: 3,
+            base_backoff: Duration::from_millis(100),
         }
+    }
+}
+
+impl CallPolicy {
+    fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self.base_backoff.saturating_mul(1 << retry.min(16));
+        let mut random = [0u8; 4];
+        // Without randomness, back off the full amount: still bounded, merely less spread.
+        let fraction = match getrandom::fill(&mut random) {
+            Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+            Err(_) => 1.0,
+        };
+        ceiling.mul_f64(fraction)
     }
 }
 
@@ -174,6 +197,7 @@ pub struct CorbadoClient {
     base_url: String,
     project_id: ProjectId,
     secrets: SecretCache,
+    policy: CallPolicy,
 }
 
 impl CorbadoClient {
@@ -182,11 +206,11 @@ impl CorbadoClient {
         base_url: &Url,
         project_id: ProjectId,
         secrets: SecretCache,
-        timeouts: Timeouts,
+        policy: CallPolicy,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.attempt_timeout)
             .user_agent(concat!(
                 "corbado-connect-lambda/",
                 env!("CARGO_PKG_VERSION")
@@ -197,6 +221,7 @@ impl CorbadoClient {
             base_url: base_url.as_str().trim_end_matches('/').to_owned(),
             project_id,
             secrets,
+            policy,
         })
     }
 
@@ -241,27 +266,43 @@ impl CorbadoClient {
         Ok(response.verification_result)
     }
 
-    /// Sends one request; a 401 means the secret may have been rotated, so it
-    /// is read again from Secrets Manager and the request is sent once more.
+    /// Sends the request, retrying 429 and 5xx answers with backoff within
+    /// the policy's budget. A 401 means the secret may have been rotated: it
+    /// is read again from Secrets Manager and the request sent once more.
     async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<R, CorbadoError> {
         let url = format!("{}{path}", self.base_url);
+        let started = Instant::now();
         let mut secret = self.secrets.current().await?;
         let mut secret_refreshed = false;
+        let mut retries = 0;
         loop {
-            let response = self
-                .http
-                .post(&url)
-                .basic_auth(self.project_id.as_str(), Some(secret.expose()))
-                .json(body)
-                .send()
-                .await
-                .map_err(transport_error)?;
-            let status = response.status();
-            let bytes = read_body(response).await?;
+            let outcome = self.attempt(&url, &secret, body).await;
+            let retryable = match &outcome {
+                Ok((status, _)) => {
+                    *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+                }
+                Err(CorbadoError::Transport(_)) => true,
+                Err(_) => false,
+            };
+            if retryable && retries < self.policy.max_retries {
+                let pause = self.policy.backoff(retries);
+                if started.elapsed() + pause < self.policy.total_budget {
+                    retries += 1;
+                    tracing::warn!(
+                        retry = retries,
+                        pause_ms = pause.as_millis() as u64,
+                        outcome = %describe(&outcome),
+                        "Corbado call failed; retrying"
+                    );
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            }
+            let (status, bytes) = outcome?;
             if status == StatusCode::UNAUTHORIZED && !secret_refreshed {
                 tracing::warn!(
                     details = %ErrorDetails::parse(&bytes),
@@ -281,6 +322,31 @@ impl CorbadoClient {
                 CorbadoError::Unusable("the response body is not the JSON the spec defines")
             });
         }
+    }
+
+    async fn attempt<B: Serialize>(
+        &self,
+        url: &str,
+        secret: &ApiSecret,
+        body: &B,
+    ) -> Result<(StatusCode, Vec<u8>), CorbadoError> {
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(self.project_id.as_str(), Some(secret.expose()))
+            .json(body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        Ok((status, read_body(response).await?))
+    }
+}
+
+fn describe(outcome: &Result<(StatusCode, Vec<u8>), CorbadoError>) -> String {
+    match outcome {
+        Ok((status, bytes)) => format!("HTTP {status} {}", ErrorDetails::parse(bytes)),
+        Err(err) => err.to_string(),
     }
 }
 

@@ -16,7 +16,7 @@ pub mod signed_data;
 
 pub use app::{App, InitError};
 pub use config::Config;
-pub use corbado::{CorbadoClient, Timeouts};
+pub use corbado::{CallPolicy, CorbadoClient};
 pub use secret::SecretCache;
 pub use session::{NewSession, Session, SessionStore, SessionToken};
 

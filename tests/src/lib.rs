@@ -11,7 +11,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use connect_backend::{App, Config, SecretCache, SessionToken, Timeouts};
+use connect_backend::{App, CallPolicy, Config, SecretCache, SessionToken};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
@@ -24,10 +24,13 @@ pub const API_SECRET: &str = "corbado1_test_secret_value_that_must_never_leak";
 pub const COOKIE_NAME: &str = "__Host-session";
 pub const SESSION_TTL_SECONDS: u64 = 3600;
 
-/// Timeouts short enough that the hang tests finish quickly.
-pub const TEST_TIMEOUTS: Timeouts = Timeouts {
-    connect: Duration::from_millis(500),
-    request: Duration::from_millis(1500),
+/// Short enough that the hang and retry tests finish quickly.
+pub const TEST_POLICY: CallPolicy = CallPolicy {
+    connect_timeout: Duration::from_millis(500),
+    attempt_timeout: Duration::from_millis(1500),
+    total_budget: Duration::from_secs(3),
+    max_retries: 3,
+    base_backoff: Duration::from_millis(20),
 };
 
 /// The emulators, reached through the SDK's standard `AWS_ENDPOINT_URL_*` variables.
@@ -251,16 +254,43 @@ impl TestApp {
         secret_arn: String,
         secret_refresh: Duration,
     ) -> Self {
+        Self::start_configured(emulators, secret_arn, secret_refresh, &[]).await
+    }
+
+    /// With some configuration variables set otherwise (e.g. `NATIVE_APP_SESSIONS`).
+    pub async fn start_native() -> Self {
+        let emulators = Emulators::connect().await;
+        let secret_arn = emulators.new_secret(API_SECRET).await;
+        Self::start_configured(
+            emulators,
+            secret_arn,
+            Duration::from_secs(600),
+            &[("NATIVE_APP_SESSIONS", "true")],
+        )
+        .await
+    }
+
+    pub async fn start_configured(
+        emulators: Emulators,
+        secret_arn: String,
+        secret_refresh: Duration,
+        overrides: &[(&str, &str)],
+    ) -> Self {
         let corbado = MockServer::start().await;
         let table = emulators.new_table().await;
-        let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));
+        let config = config_with(
+            &table,
+            &secret_arn,
+            &format!("{}/v2", corbado.uri()),
+            overrides,
+        );
         let secrets = SecretCache::new(
             aws_sdk_secretsmanager::Client::new(&emulators.aws),
             &secret_arn,
         )
         .with_refresh_interval(secret_refresh);
         let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
-        let app = App::from_clients(&config, dynamodb, secrets, TEST_TIMEOUTS).expect("app starts");
+        let app = App::from_clients(&config, dynamodb, secrets, TEST_POLICY).expect("app starts");
         Self {
             app,
             emulators,
@@ -332,15 +362,35 @@ impl TestApp {
     }
 }
 
+/// The frontend origin of the events in `events/`.
+pub const FRONTEND_ORIGIN: &str = "https://app.example.com";
+
 pub fn config(table: &str, secret_arn: &str, backend_api: &str) -> Config {
-    let vars = HashMap::from([
+    config_with(table, secret_arn, backend_api, &[])
+}
+
+/// The test configuration with some variables set otherwise.
+pub fn config_with(
+    table: &str,
+    secret_arn: &str,
+    backend_api: &str,
+    overrides: &[(&str, &str)],
+) -> Config {
+    let mut vars = HashMap::from([
         ("SESSIONS_TABLE", table.to_owned()),
         ("CORBADO_PROJECT_ID", PROJECT_ID.to_owned()),
         ("CORBADO_API_SECRET_ARN", secret_arn.to_owned()),
         ("CORBADO_BACKEND_API", backend_api.to_owned()),
         ("SESSION_TTL_SECONDS", SESSION_TTL_SECONDS.to_string()),
         ("SESSION_COOKIE_NAME", COOKIE_NAME.to_owned()),
+        (
+            "ALLOWED_ORIGINS",
+            format!("{FRONTEND_ORIGIN},http://localhost:3000"),
+        ),
     ]);
+    for (name, value) in overrides {
+        vars.insert(name, (*value).to_owned());
+    }
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
 }
 
@@ -564,7 +614,7 @@ pub async fn recording_app(
         &config,
         dynamodb,
         SecretCache::new(secrets, &secret_arn),
-        TEST_TIMEOUTS,
+        TEST_POLICY,
     )
     .expect("app starts");
     (app, table, dynamodb_calls, secrets_calls)

@@ -91,7 +91,7 @@ async fn both_flows_send_requests_that_corbado_s_spec_accepts() {
     let app = connect_backend::App::new(
         &config(&table, &secret_arn, &prism.url),
         &emulators.aws,
-        TEST_TIMEOUTS,
+        TEST_POLICY,
     )
     .unwrap();
 

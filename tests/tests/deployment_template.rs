@@ -109,8 +109,17 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
             "CorbadoApiSecretArn",
             "arn:aws:secretsmanager:eu-central-1:111111111111:secret:corbado-AbCdEf".to_owned(),
         ),
+        // A CommaDelimitedList, as CloudFormation passes it to !Join.
+        (
+            "AllowedOrigins",
+            "https://app.example.com,https://admin.example.com".to_owned(),
+        ),
     ]);
     let resolve = |value: &Value| -> String {
+        let value = match value.get("Fn::Join") {
+            Some(join) if join[0] == "," => &join[1],
+            _ => value,
+        };
         match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
@@ -163,6 +172,11 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
         let config = Config::from_lookup(|name| env.get(name).cloned())
             .unwrap_or_else(|e| panic!("{}: {e}", f.logical_id));
         assert_eq!(config.sessions_table, "SessionsTable-physical-id");
+        assert_eq!(
+            config.allowed_origins,
+            ["https://app.example.com", "https://admin.example.com"]
+        );
+        assert!(!config.native_app_sessions);
         assert_eq!(config.session_ttl.as_secs(), 10_800);
     }
 }
@@ -249,10 +263,12 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
                 Event::json(f.endpoint, &json!({"type": "passkey-list"})),
             ],
             Endpoint::VerifySignedPasskeyData => vec![
+                // A login that replaces the session the browser held.
                 Event::json(
                     f.endpoint,
                     &json!({"signedPasskeyData": signed_passkey_data(login_claims("user-42"))}),
-                ),
+                )
+                .session(&session),
                 Event::json(f.endpoint, &json!({"signedPasskeyData": "not-a-jwt"})),
             ],
         };

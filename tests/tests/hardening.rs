@@ -1,0 +1,493 @@
+//! Native-app sessions, cross-site requests, session fixation, Corbado
+//! retries, and hostile requests: each point as a client or attacker sees it.
+
+use connect_backend::session::attr;
+use integration_tests::*;
+use serde_json::json;
+use wiremock::matchers::{any, path};
+use wiremock::Mock;
+
+const CREATE: Endpoint = Endpoint::CreateConnectToken;
+const VERIFY: Endpoint = Endpoint::VerifySignedPasskeyData;
+const VERIFY_PATH: &str = "/passkey/verifySignedData";
+
+fn list_event() -> Event {
+    Event::json(CREATE, &json!({"type": "passkey-list"}))
+}
+
+fn verify_event(jwt: &str) -> Event {
+    Event::json(VERIFY, &json!({ "signedPasskeyData": jwt }))
+}
+
+async fn expect_verify_success(t: &TestApp, user: &str, times: u64) -> String {
+    let jwt = signed_passkey_data(login_claims(user));
+    t.expect_corbado(
+        VERIFY_PATH,
+        json!({"signedPasskeyData": jwt, "username": user}),
+        verify_rsp("success"),
+        times,
+    )
+    .await;
+    jwt
+}
+
+async fn expect_list_token(t: &TestApp, user: &str, times: u64) {
+    t.expect_corbado(
+        "/connectTokens",
+        json!({"type": "passkey-list", "data": {"identifier": user}}),
+        connect_token_rsp(Some("ctk1_list")),
+        times,
+    )
+    .await;
+}
+
+// --- Native apps -----------------------------------------------------------
+
+#[tokio::test]
+async fn native_sessions_are_refused_while_disabled() {
+    let t = TestApp::start().await;
+    t.expect_no_corbado_call().await;
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    let body_delivery = Event::json(
+        VERIFY,
+        &json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
+    );
+    t.invoke(VERIFY, body_delivery)
+        .await
+        .assert_error(400, "native_sessions_disabled");
+
+    let session = t.login("user-42", None).await;
+    let bearer = list_event().header("authorization", &format!("Bearer {}", session.expose()));
+    t.invoke(CREATE, bearer)
+        .await
+        .assert_error(400, "native_sessions_disabled");
+    assert_eq!(t.items().await.len(), 1, "only the login's session");
+}
+
+#[tokio::test]
+async fn native_apps_get_the_token_in_the_body_and_send_it_as_bearer() {
+    let t = TestApp::start_native().await;
+    let jwt = expect_verify_success(&t, "user-42", 1).await;
+    expect_list_token(&t, "user-42", 1).await;
+
+    let event = Event::json(
+        VERIFY,
+        &json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
+    )
+    .without_header("origin");
+    let login = t.invoke(VERIFY, event).await;
+    assert_eq!(login.status, 200, "{:?}", login.raw);
+    assert!(login.cookies.is_empty(), "body delivery sets no cookie");
+    let token = login.body["sessionToken"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 43);
+    assert_eq!(login.body["success"], true);
+    assert_eq!(login.body["expiresIn"], SESSION_TTL_SECONDS);
+    let items = t.items().await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0][attr::KEY].as_s().unwrap(), &session_key(&token));
+
+    let reply = t
+        .invoke(
+            CREATE,
+            list_event()
+                .without_header("origin")
+                .header("authorization", &format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(reply.body["connectToken"], "ctk1_list");
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_checked_like_cookies() {
+    let t = TestApp::start_native().await;
+    t.expect_no_corbado_call().await;
+    for value in ["Bearer ", "Bearer garbage", "bearer AAAA"] {
+        t.invoke(CREATE, list_event().header("authorization", value))
+            .await
+            .assert_error(401, "session_invalid");
+    }
+    let unknown = connect_backend::SessionToken::generate().unwrap();
+    t.invoke(
+        CREATE,
+        list_event().header("authorization", &format!("Bearer {}", unknown.expose())),
+    )
+    .await
+    .assert_error(401, "session_invalid");
+    // Another scheme is not ours: the request simply has no session.
+    t.invoke(
+        CREATE,
+        list_event().header("authorization", "Basic dXNlcjpwYXNz"),
+    )
+    .await
+    .assert_error(401, "session_required");
+}
+
+#[tokio::test]
+async fn an_unknown_session_delivery_is_a_400() {
+    let t = TestApp::start_native().await;
+    t.expect_no_corbado_call().await;
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    for delivery in [json!("header"), json!(1), json!(["body"]), json!("BODY")] {
+        let event = Event::json(
+            VERIFY,
+            &json!({"signedPasskeyData": jwt, "sessionDelivery": delivery}),
+        );
+        t.invoke(VERIFY, event)
+            .await
+            .assert_error(400, "invalid_request");
+    }
+    t.assert_table_empty().await;
+}
+
+// --- Cross-site requests and session handling --------------------------------
+
+#[tokio::test]
+async fn cookie_requests_from_other_origins_are_refused() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 3).await;
+    for origin in [
+        "https://evil.example",
+        "null",
+        "https://app.example.com.evil.example",
+        "http://app.example.com",
+    ] {
+        let reply = t
+            .invoke(
+                CREATE,
+                list_event().session(&session).header("origin", origin),
+            )
+            .await;
+        reply.assert_error(403, "origin_not_allowed");
+    }
+    // The configured frontends, and clients that send no Origin (no browser), are served.
+    for event in [
+        list_event().session(&session),
+        list_event()
+            .session(&session)
+            .header("origin", "http://localhost:3000"),
+        list_event().session(&session).without_header("origin"),
+    ] {
+        assert_eq!(t.invoke(CREATE, event).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn bearer_requests_are_not_subject_to_the_origin_check() {
+    let t = TestApp::start_native().await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 1).await;
+    let event = list_event()
+        .header("origin", "https://evil.example")
+        .header("authorization", &format!("Bearer {}", session.expose()));
+    assert_eq!(t.invoke(CREATE, event).await.status, 200);
+}
+
+#[tokio::test]
+async fn logins_from_other_origins_are_refused_and_write_nothing() {
+    let t = TestApp::start().await;
+    t.expect_no_corbado_call().await;
+    let jwt = signed_passkey_data(login_claims("attacker"));
+    t.invoke(
+        VERIFY,
+        verify_event(&jwt).header("origin", "https://evil.example"),
+    )
+    .await
+    .assert_error(403, "origin_not_allowed");
+    t.assert_table_empty().await;
+}
+
+#[tokio::test]
+async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
+    let t = TestApp::start().await;
+    let old = t.login("user-42", None).await;
+    let other_user = t.login("someone-else", None).await;
+    let jwt = expect_verify_success(&t, "user-42", 1).await;
+
+    let reply = t.invoke(VERIFY, verify_event(&jwt).session(&old)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    let (_, new_token, _) = parse_set_cookie(&reply.cookies[0]);
+    assert_ne!(new_token, old.expose());
+
+    assert_eq!(
+        t.app.sessions().find(&old).await.unwrap(),
+        None,
+        "the old session is revoked"
+    );
+    let keys: Vec<String> = t
+        .items()
+        .await
+        .iter()
+        .map(|i| i[attr::KEY].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&session_key(&new_token)));
+    assert!(
+        keys.contains(&other_user.key()),
+        "other sessions are untouched"
+    );
+
+    // A stale or foreign cookie is no obstacle to logging in.
+    let jwt = expect_verify_success(&t, "user-7", 1).await;
+    let stale = verify_event(&jwt).cookie(&format!("{COOKIE_NAME}=not-a-token"));
+    assert_eq!(t.invoke(VERIFY, stale).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_failed_login_leaves_the_presented_session_alone() {
+    let t = TestApp::start().await;
+    let old = t.login("user-42", None).await;
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    t.expect_corbado(
+        VERIFY_PATH,
+        json!({"signedPasskeyData": jwt, "username": "user-42"}),
+        verify_rsp("invalid_signature"),
+        1,
+    )
+    .await;
+    t.invoke(VERIFY, verify_event(&jwt).session(&old))
+        .await
+        .assert_error(401, "invalid_signature");
+    assert!(t.app.sessions().find(&old).await.unwrap().is_some());
+}
+
+// --- Corbado faults ------------------------------------------------------------
+
+#[tokio::test]
+async fn corbado_429_and_5xx_are_retried_then_succeed() {
+    for status in [429, 500, 502, 503, 504] {
+        let t = TestApp::start().await;
+        Mock::given(path(format!("/v2{VERIFY_PATH}")))
+            .respond_with(error_rsp(status, "transient"))
+            .up_to_n_times(2)
+            .expect(2)
+            .mount(&t.corbado)
+            .await;
+        let jwt = expect_verify_success(&t, "user-42", 1).await;
+        let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+        assert_eq!(reply.status, 200, "{status}: {:?}", reply.raw);
+        t.corbado.verify().await;
+        assert_eq!(t.items().await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn retries_are_bounded_then_the_answer_is_a_502() {
+    let t = TestApp::start().await;
+    Mock::given(any())
+        .respond_with(error_rsp(503, "unavailable"))
+        .expect(u64::from(TEST_POLICY.max_retries) + 1)
+        .mount(&t.corbado)
+        .await;
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    t.invoke(VERIFY, verify_event(&jwt))
+        .await
+        .assert_error(502, "upstream_error");
+    t.assert_table_empty().await;
+}
+
+#[tokio::test]
+async fn client_errors_from_corbado_are_not_retried() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    Mock::given(any())
+        .respond_with(error_rsp(400, "validation_error"))
+        .expect(1)
+        .mount(&t.corbado)
+        .await;
+    t.invoke(CREATE, list_event().session(&session))
+        .await
+        .assert_error(502, "upstream_error");
+}
+
+// --- Hostile requests --------------------------------------------------------------
+
+#[tokio::test]
+async fn hostile_requests_get_documented_errors_and_write_nothing() {
+    let t = TestApp::start().await;
+    t.expect_no_corbado_call().await;
+    let session = t.login("user-42", None).await;
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(2000), "}".repeat(2000));
+    let huge_cookie = format!("{COOKIE_NAME}={}", "A".repeat(8000));
+    let cases: Vec<(&str, Endpoint, Event, u16, &str)> = vec![
+        (
+            "huge body",
+            VERIFY,
+            Event::new(VERIFY, &"x".repeat(1 << 20)),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "huge base64 body",
+            VERIFY,
+            Event::new(VERIFY, "").base64_body(&vec![b' '; 100_000]),
+            413,
+            "payload_too_large",
+        ),
+        // Deep nesting is parsed without recursion (no stack overflow): valid JSON, wrong shape.
+        (
+            "deep array",
+            VERIFY,
+            Event::new(VERIFY, &deep),
+            400,
+            "invalid_request",
+        ),
+        (
+            "deep object",
+            CREATE,
+            Event::new(CREATE, &deep_object).session(&session),
+            400,
+            "invalid_request",
+        ),
+        (
+            "number for string",
+            CREATE,
+            Event::json(CREATE, &json!({"type": 1})).session(&session),
+            400,
+            "invalid_request",
+        ),
+        (
+            "object for string",
+            VERIFY,
+            Event::json(VERIFY, &json!({"signedPasskeyData": {"a": 1}})),
+            400,
+            "invalid_request",
+        ),
+        (
+            "duplicate key",
+            CREATE,
+            Event::new(CREATE, r#"{"type":"passkey-list","type":"passkey-append"}"#)
+                .session(&session),
+            400,
+            "invalid_request",
+        ),
+        (
+            "invalid UTF-8",
+            CREATE,
+            Event::new(CREATE, "")
+                .base64_body(b"{\"type\":\"passkey-\xc3\x28\"}")
+                .session(&session),
+            400,
+            "malformed_json",
+        ),
+        (
+            "NUL in string",
+            VERIFY,
+            Event::new(VERIFY, "{\"signedPasskeyData\":\"a.b.c\\u0000\"}"),
+            400,
+            "invalid_signed_passkey_data",
+        ),
+        (
+            "trailing garbage",
+            VERIFY,
+            Event::new(VERIFY, &format!("{{\"signedPasskeyData\":\"{jwt}\"}} x")),
+            400,
+            "malformed_json",
+        ),
+        (
+            "JSON string body",
+            VERIFY,
+            Event::new(VERIFY, "\"hello\""),
+            400,
+            "invalid_request",
+        ),
+        (
+            "JSON with BOM",
+            VERIFY,
+            Event::new(
+                VERIFY,
+                &format!("\u{feff}{{\"signedPasskeyData\":\"{jwt}\"}}"),
+            ),
+            400,
+            "malformed_json",
+        ),
+        (
+            "oversized cookie",
+            CREATE,
+            list_event().cookie(&huge_cookie),
+            401,
+            "session_invalid",
+        ),
+        // lambda_http drops a cookie header that is not a valid header value.
+        (
+            "cookie with CRLF",
+            CREATE,
+            list_event().cookie(&format!("{COOKIE_NAME}=abc\r\nSet-Cookie: x=y")),
+            401,
+            "session_required",
+        ),
+        (
+            "empty cookie value",
+            CREATE,
+            list_event().cookie(&format!("{COOKIE_NAME}=")),
+            401,
+            "session_invalid",
+        ),
+        (
+            "cookie without value",
+            CREATE,
+            list_event().cookie(COOKIE_NAME),
+            401,
+            "session_required",
+        ),
+        (
+            "token with spaces",
+            CREATE,
+            list_event().cookie(&format!("{COOKIE_NAME}= {} ", "A".repeat(41))),
+            401,
+            "session_invalid",
+        ),
+        (
+            "JSON lookalike type",
+            VERIFY,
+            Event::json(VERIFY, &json!({"signedPasskeyData": jwt}))
+                .header("content-type", "application/jsonp"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "DELETE",
+            CREATE,
+            list_event().session(&session).method("DELETE"),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (name, endpoint, event, status, code) in cases {
+        let reply = t.invoke(endpoint, event).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{name}: {:?}",
+            reply.raw
+        );
+        reply.assert_error(status, code);
+        assert!(
+            reply.headers.get("set-cookie").is_none()
+                && reply.raw["headers"].as_object().unwrap().len() <= 3,
+            "{name}: {:?}",
+            reply.headers
+        );
+    }
+    assert_eq!(t.items().await.len(), 1, "only the login's session");
+}
+
+#[tokio::test]
+async fn with_two_session_cookies_the_first_one_counts() {
+    let t = TestApp::start().await;
+    let good = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 1).await;
+    let first_good = list_event()
+        .session(&good)
+        .cookie(&format!("{COOKIE_NAME}=stale"));
+    assert_eq!(t.invoke(CREATE, first_good).await.status, 200);
+    let first_stale = list_event()
+        .cookie(&format!("{COOKIE_NAME}=stale"))
+        .session(&good);
+    t.invoke(CREATE, first_stale)
+        .await
+        .assert_error(401, "session_invalid");
+}
