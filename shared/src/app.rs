@@ -25,6 +25,16 @@ pub enum InitError {
     HttpClient(#[from] reqwest::Error),
 }
 
+/// DynamoDB and Secrets Manager calls end in time for the function to answer:
+/// with Corbado's 8 s budget, a request stays under the 15 s function timeout.
+fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_millis(1500))
+        .operation_timeout(std::time::Duration::from_secs(3))
+        .build()
+}
+
 /// `main` returning this error prints its `Debug`: make that the readable message.
 impl std::fmt::Debug for InitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,7 +121,10 @@ impl App {
     pub async fn from_env() -> Result<Self, InitError> {
         let config =
             Config::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
-        let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let aws = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(aws_timeouts())
+            .load()
+            .await;
         Self::new(&config, &aws, CallPolicy::default())
     }
 

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, Url};
 use secrecy::SecretString;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProjectId;
@@ -21,7 +20,7 @@ pub struct CallPolicy {
     pub connect_timeout: Duration,
     /// Per attempt; an attempt that times out is not retried.
     pub attempt_timeout: Duration,
-    /// No retry starts once this much time has passed since the first attempt.
+    /// The whole call, retries and a secret refresh included, ends within this.
     pub total_budget: Duration,
     /// Retries after a 429 or 5xx answer (or a refused connection).
     pub max_retries: u32,
@@ -162,7 +161,8 @@ impl fmt::Display for ErrorDetails {
 }
 
 impl ErrorDetails {
-    fn parse(body: &[u8]) -> Self {
+    /// Best effort: whatever of an `errorRsp` the body holds.
+    pub fn parse(body: &[u8]) -> Self {
         #[derive(Deserialize)]
         struct ErrorRsp {
             #[serde(rename = "requestData")]
@@ -230,16 +230,7 @@ impl CorbadoClient {
         &self,
         request: &ConnectTokenRequest<'_>,
     ) -> Result<SecretString, CorbadoError> {
-        #[derive(Deserialize)]
-        struct ConnectToken {
-            secret: Option<String>,
-        }
-        let token: ConnectToken = self.post("/connectTokens", request).await?;
-        token
-            .secret
-            .filter(|s| !s.is_empty())
-            .map(SecretString::from)
-            .ok_or(CorbadoError::Unusable("the connect token has no secret"))
+        decode_connect_token(&self.post("/connectTokens", request).await?)
     }
 
     /// `POST /passkey/verifySignedData` with the JWT's `webauthnId` as `username`.
@@ -253,27 +244,29 @@ impl CorbadoClient {
             signed_passkey_data: &'a str,
             username: &'a str,
         }
-        #[derive(Deserialize)]
-        struct Response {
-            #[serde(rename = "verificationResult")]
-            verification_result: VerificationResult,
-        }
         let request = Request {
             signed_passkey_data: data.expose(),
             username: &data.claims().webauthn_id,
         };
-        let response: Response = self.post("/passkey/verifySignedData", &request).await?;
-        Ok(response.verification_result)
+        decode_verification(&self.post("/passkey/verifySignedData", &request).await?)
     }
 
-    /// Sends the request, retrying 429 and 5xx answers with backoff within
-    /// the policy's budget. A 401 means the secret may have been rotated: it
-    /// is read again from Secrets Manager and the request sent once more.
-    async fn post<B: Serialize, R: DeserializeOwned>(
+    /// Sends the request and returns the body of a 2xx answer. The whole call,
+    /// retries included, ends within the policy's total budget.
+    async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Vec<u8>, CorbadoError> {
+        tokio::time::timeout(self.policy.total_budget, self.post_with_retries(path, body))
+            .await
+            .unwrap_or(Err(CorbadoError::Timeout))
+    }
+
+    /// Retries 429 and 5xx answers with backoff. A 401 means the secret may
+    /// have been rotated: it is read again from Secrets Manager and the
+    /// request sent once more.
+    async fn post_with_retries<B: Serialize>(
         &self,
         path: &str,
         body: &B,
-    ) -> Result<R, CorbadoError> {
+    ) -> Result<Vec<u8>, CorbadoError> {
         let url = format!("{}{path}", self.base_url);
         let started = Instant::now();
         let mut secret = self.secrets.current().await?;
@@ -318,9 +311,7 @@ impl CorbadoClient {
                     details: ErrorDetails::parse(&bytes),
                 });
             }
-            return serde_json::from_slice(&bytes).map_err(|_| {
-                CorbadoError::Unusable("the response body is not the JSON the spec defines")
-            });
+            return Ok(bytes);
         }
     }
 
@@ -341,6 +332,32 @@ impl CorbadoClient {
         let status = response.status();
         Ok((status, read_body(response).await?))
     }
+}
+
+/// The secret of a `connectToken` answer.
+pub fn decode_connect_token(body: &[u8]) -> Result<SecretString, CorbadoError> {
+    #[derive(Deserialize)]
+    struct ConnectToken {
+        secret: Option<String>,
+    }
+    serde_json::from_slice::<ConnectToken>(body)
+        .map_err(|_| CorbadoError::Unusable("the response body is not the JSON the spec defines"))?
+        .secret
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .ok_or(CorbadoError::Unusable("the connect token has no secret"))
+}
+
+/// The `verificationResult` of a `passkeyVerifySignedDataRsp` answer.
+pub fn decode_verification(body: &[u8]) -> Result<VerificationResult, CorbadoError> {
+    #[derive(Deserialize)]
+    struct Response {
+        #[serde(rename = "verificationResult")]
+        verification_result: VerificationResult,
+    }
+    serde_json::from_slice::<Response>(body)
+        .map(|r| r.verification_result)
+        .map_err(|_| CorbadoError::Unusable("the response body is not the JSON the spec defines"))
 }
 
 fn describe(outcome: &Result<(StatusCode, Vec<u8>), CorbadoError>) -> String {
