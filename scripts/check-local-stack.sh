@@ -9,7 +9,8 @@ mkdir -p .local
 rm -f .local/env
 
 # The stack runs in its own process group so that everything it started stops with it.
-setsid scripts/local-stack.sh >.local/local-stack.log 2>&1 &
+# Its functions log as on Lambda with LogFormat JSON, at debug; the events check reads that log.
+AWS_LAMBDA_LOG_FORMAT=JSON RUST_LOG=debug setsid scripts/local-stack.sh >.local/local-stack.log 2>&1 &
 stack=$!
 trap 'kill -TERM -- -$stack 2>/dev/null || true; wait $stack 2>/dev/null || true' EXIT
 

@@ -3,6 +3,7 @@ functions served by `cargo lambda watch` (the real Lambda runtime API and
 lambda_http's own serialisation), and checks what each must produce
 (events/expected.json). Run by scripts/check-local-stack.sh against the local stack."""
 
+import base64
 import json
 import os
 import subprocess
@@ -32,13 +33,34 @@ def invoke(function: str, event: str) -> dict:
     return json.loads(out)
 
 
+def signed_passkey_data_of(event: dict):
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode(errors="replace")
+    try:
+        return json.loads(body).get("signedPasskeyData")
+    except (ValueError, AttributeError):
+        return None
+
+
+# Values that must never appear in the functions' logs.
+SECRETS = {"corbado1_local_standin_secret"}
+
+
 def check(path: str, expected: dict) -> list:
     function = path.split("/")[0]
     event = open(os.path.join(ROOT, "events", path)).read()
     if expected.get("session"):
-        event = event.replace(PLACEHOLDER, fresh_session())
+        token = fresh_session()
+        SECRETS.add(token)
+        event = event.replace(PLACEHOLDER, token)
+    signed = signed_passkey_data_of(json.loads(event))
+    if isinstance(signed, str) and len(signed) > 20:
+        SECRETS.add(signed)
     response = invoke(function, event)
     body = json.loads(response["body"])
+    SECRETS.update(str(body[k]) for k in ("connectToken", "sessionToken") if k in body)
+    SECRETS.update(c.split(";")[0].split("=", 1)[1] for c in response.get("cookies") or [])
     problems = []
     if response["statusCode"] != expected["status"]:
         problems.append(f"status {response['statusCode']} != {expected['status']}")
@@ -62,6 +84,26 @@ def check(path: str, expected: dict) -> list:
     return problems
 
 
+def check_logs() -> int:
+    """What the functions printed while serving the events (the local stack's
+    log, JSON lines as in Lambda): no secret, and every line of ours carries
+    the invocation's request id."""
+    log = open(os.path.join(ROOT, ".local", "local-stack.log"), errors="replace").read()
+    leaked = [s[:12] + "…" for s in SECRETS if s and s in log]
+    ours = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"fields"' in line]
+    outcomes = [line for line in ours if line["fields"].get("message") in ("request refused", "connect token created", "passkey login verified; session created")]
+    without_id = [line for line in outcomes if "requestId" not in json.dumps(line.get("span", {}))]
+    problems = []
+    if leaked:
+        problems.append(f"secrets in the log: {leaked}")
+    if len(outcomes) < 10:
+        problems.append(f"only {len(outcomes)} outcome lines in the log")
+    if without_id:
+        problems.append(f"{len(without_id)} outcome lines without the request id, e.g. {without_id[0]}")
+    print(("FAIL " if problems else "ok   ") + f"logs: {len(ours)} JSON lines, {len(SECRETS)} secrets checked" + ("" if not problems else ": " + "; ".join(problems)))
+    return 1 if problems else 0
+
+
 def main() -> int:
     manifest = json.load(open(os.path.join(ROOT, "events", "expected.json")))["events"]
     on_disk = {
@@ -76,7 +118,8 @@ def main() -> int:
         problems = check(path, expected)
         print(("FAIL " if problems else "ok   ") + path + ("" if not problems else ": " + "; ".join(problems)))
         failed += bool(problems)
-    print(f"events: {len(manifest) - failed} passed, {failed} failed")
+    failed += check_logs()
+    print(f"events: {len(manifest) + 1 - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
