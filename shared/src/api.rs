@@ -7,7 +7,7 @@ use lambda_http::http::header::{
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::corbado::{CorbadoError, VerificationResult};
 use crate::secret::SecretError;
@@ -16,6 +16,23 @@ use crate::signed_data::SignedDataError;
 
 /// Both endpoints take a few hundred bytes; anything much larger is not a client of ours.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Body of `POST /auth/createConnectToken`.
+#[derive(Debug, Deserialize)]
+pub struct CreateConnectTokenBody {
+    #[serde(rename = "type")]
+    pub token_type: String,
+}
+
+/// Body of `POST /auth/verifySignedPasskeyData`.
+#[derive(Debug, Deserialize)]
+pub struct VerifySignedPasskeyDataBody {
+    #[serde(rename = "signedPasskeyData")]
+    pub signed_passkey_data: String,
+    /// `"cookie"` (default) or `"body"` (native apps).
+    #[serde(rename = "sessionDelivery", default)]
+    pub session_delivery: Option<String>,
+}
 
 /// Every failure a client can see. `Display` is the detail for our logs;
 /// [`ApiError::public_message`] is what the client reads.

@@ -6,9 +6,9 @@ use lambda_http::http::header::ORIGIN;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, CreateConnectTokenBody, VerifySignedPasskeyDataBody};
 use crate::config::{Config, ConfigError};
 use crate::corbado::{
     CallPolicy, ConnectTokenRequest, ConnectTokenType, CorbadoClient, VerificationResult,
@@ -27,12 +27,18 @@ pub enum InitError {
 
 /// DynamoDB and Secrets Manager calls end in time for the function to answer:
 /// with Corbado's 8 s budget, a request stays under the 15 s function timeout.
-fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
+/// The AWS SDK configuration the functions run with: the standard environment
+/// (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials) and these timeouts.
+pub async fn aws_sdk_config() -> SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
         .operation_attempt_timeout(std::time::Duration::from_millis(1500))
         .operation_timeout(std::time::Duration::from_secs(3))
-        .build()
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 /// `main` returning this error prints its `Debug`: make that the readable message.
@@ -86,24 +92,10 @@ impl SessionDelivery {
     }
 }
 
-#[derive(Deserialize)]
-struct CreateConnectTokenBody {
-    #[serde(rename = "type")]
-    token_type: String,
-}
-
 #[derive(Serialize)]
 struct CreateConnectTokenResponse<'a> {
     #[serde(rename = "connectToken")]
     connect_token: &'a str,
-}
-
-#[derive(Deserialize)]
-struct VerifySignedPasskeyDataBody {
-    #[serde(rename = "signedPasskeyData")]
-    signed_passkey_data: String,
-    #[serde(rename = "sessionDelivery", default)]
-    session_delivery: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -116,16 +108,11 @@ struct VerifySignedPasskeyDataResponse<'a> {
 }
 
 impl App {
-    /// Reads the configuration and the standard AWS SDK environment
-    /// (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials).
+    /// Reads the configuration and the AWS SDK environment ([`aws_sdk_config`]).
     pub async fn from_env() -> Result<Self, InitError> {
         let config =
             Config::from_env().inspect_err(|err| tracing::error!(error = %err, "cannot start"))?;
-        let aws = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(aws_timeouts())
-            .load()
-            .await;
-        Self::new(&config, &aws, CallPolicy::default())
+        Self::new(&config, &aws_sdk_config().await, CallPolicy::default())
     }
 
     pub fn new(config: &Config, aws: &SdkConfig, policy: CallPolicy) -> Result<Self, InitError> {

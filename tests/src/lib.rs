@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -52,7 +52,8 @@ impl Emulators {
                 "{var} must point at a local emulator (got {url:?}): run the tests with scripts/test.sh"
             );
         }
-        let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        // The configuration the functions themselves run with (timeouts included).
+        let aws = connect_backend::aws_sdk_config().await;
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(&aws),
             secrets: aws_sdk_secretsmanager::Client::new(&aws),
@@ -618,4 +619,111 @@ pub async fn recording_app(
     )
     .expect("app starts");
     (app, table, dynamodb_calls, secrets_calls)
+}
+
+/// An emulator process of a test's own, which the test stops and starts
+/// again on the same port to cause an outage.
+pub struct EmulatorProcess {
+    command: Vec<String>,
+    cwd: Option<std::path::PathBuf>,
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl EmulatorProcess {
+    /// DynamoDB Local keeping its data in `data_dir`, so it survives a restart.
+    pub fn dynamodb_local(data_dir: &std::path::Path) -> Self {
+        let jar = std::path::PathBuf::from(
+            std::env::var("DYNAMODB_LOCAL_JAR")
+                .expect("DYNAMODB_LOCAL_JAR is set by scripts/test.sh"),
+        );
+        let port = free_port();
+        let lib = jar.parent().unwrap().join("DynamoDBLocal_lib");
+        Self {
+            command: vec![
+                "java".into(),
+                format!("-Djava.library.path={}", lib.display()),
+                "-jar".into(),
+                jar.display().to_string(),
+                "-port".into(),
+                port.to_string(),
+                "-dbPath".into(),
+                data_dir.display().to_string(),
+            ],
+            cwd: jar.parent().map(Into::into),
+            port,
+            child: None,
+        }
+    }
+
+    /// moto's server (Secrets Manager); its state lives in memory only.
+    pub fn moto() -> Self {
+        let port = free_port();
+        Self {
+            command: vec![
+                std::env::var("MOTO_SERVER").expect("MOTO_SERVER is set by scripts/test.sh"),
+                "-H".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ],
+            cwd: None,
+            port,
+            child: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn start(&mut self) {
+        let mut command = std::process::Command::new(&self.command[0]);
+        command
+            .args(&self.command[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        self.child = Some(command.spawn().expect("start the emulator"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not start",
+                self.command[0]
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the emulator kept listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

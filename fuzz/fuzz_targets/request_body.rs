@@ -1,0 +1,23 @@
+//! Request bodies of both endpoints, as lambda_http hands them over.
+#![no_main]
+
+use connect_backend::api::{json_body, CreateConnectTokenBody, VerifySignedPasskeyDataBody};
+use lambda_http::{http, Body};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let request = http::Request::builder()
+        .method("POST")
+        .header("content-type", "application/json")
+        .body(Body::Binary(data.to_vec()))
+        .expect("a static request is valid");
+    for result in [
+        json_body::<CreateConnectTokenBody>(&request).err(),
+        json_body::<VerifySignedPasskeyDataBody>(&request).err(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(result.status().is_client_error());
+    }
+});
