@@ -10,7 +10,7 @@ rm -f .local/env
 
 # The stack runs in its own process group so that everything it started stops with it.
 # Its functions log as on Lambda with LogFormat JSON, at debug; the events check reads that log.
-AWS_LAMBDA_LOG_FORMAT=JSON RUST_LOG=debug setsid scripts/local-stack.sh >.local/local-stack.log 2>&1 &
+LAMBDA_CONCURRENCY=4 AWS_LAMBDA_LOG_FORMAT=JSON RUST_LOG=debug setsid scripts/local-stack.sh >.local/local-stack.log 2>&1 &
 stack=$!
 trap 'kill -TERM -- -$stack 2>/dev/null || true; wait $stack 2>/dev/null || true' EXIT
 
@@ -42,3 +42,4 @@ echo "walkthrough: 7 passed, 0 failed"
 
 source .local/env
 PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" tests/check_events.py
+"$ROOT/.venv/bin/python" tests/load_test.py

@@ -8,6 +8,7 @@
 # the real Corbado (CORBADO_BACKEND_API, default https://backendapi.cloud.corbado.io/v2).
 # Without them, a Corbado stand-in that verifies nothing serves on 127.0.0.1:4010.
 #
+# LAMBDA_CONCURRENCY (1): execution environments per function.
 # Ports: LAMBDA_PORT (9000), DYNAMODB_PORT (8000), MOTO_PORT (5000), STANDIN_PORT (4010).
 # The functions' own variables (ALLOWED_ORIGINS, NATIVE_APP_SESSIONS, SESSION_TTL_SECONDS, …)
 # pass through from the environment.
@@ -61,7 +62,7 @@ unset api_secret
 
 # For the README walkthrough and connect-session: `source .local/env`.
 cat >"$STATE/env" <<ENV
-export AWS_REGION=$AWS_REGION AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
+export AWS_REGION=$AWS_REGION AWS_DEFAULT_REGION=$AWS_REGION AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
 export SESSIONS_TABLE=$SESSIONS_TABLE
@@ -78,6 +79,8 @@ cat >&2 <<MSG
 
 MSG
 cd "$ROOT"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" &
+# LAMBDA_CONCURRENCY: execution environments per function, as Lambda scales out (default 1).
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
+  --concurrency "${LAMBDA_CONCURRENCY:-1}" &
 PIDS+=($!)
 wait "${PIDS[-1]}"
