@@ -91,6 +91,13 @@ start_moto() { # port
   wait_for_port "$1" "moto" "$STATE/moto.log"
 }
 
+start_corbado_standin() { # port api-secret (project id from CORBADO_PROJECT_ID)
+  STANDIN_API_SECRET=$2 "$ROOT/target/debug/corbado-standin" --port "$1" \
+    2> >(tee "$STATE/corbado-standin.log" >&2) &
+  PIDS+=($!)
+  wait_for_port "$1" "the Corbado stand-in" "$STATE/corbado-standin.log"
+}
+
 stop_all() {
   for pid in "${PIDS[@]}"; do
     pkill -TERM -P "$pid" 2>/dev/null || true

@@ -47,10 +47,7 @@ else
   export CORBADO_PROJECT_ID=pro-1234567890
   export CORBADO_BACKEND_API="http://127.0.0.1:$STANDIN_PORT/v2"
   api_secret=corbado1_local_standin_secret
-  STANDIN_API_SECRET=$api_secret "$ROOT/target/debug/corbado-standin" --port "$STANDIN_PORT" \
-    2> >(tee "$STATE/corbado-standin.log" >&2) &
-  PIDS+=($!)
-  wait_for_port "$STANDIN_PORT" "the Corbado stand-in" "$STATE/corbado-standin.log"
+  start_corbado_standin "$STANDIN_PORT" "$api_secret"
 fi
 unset CORBADO_API_SECRET
 # The secret goes to moto through stdin, never through the command line.

@@ -37,5 +37,8 @@ export CORBADO_SPEC="$CORBADO_SPEC_DIR/backend_api_v2.contract.yml"
 log "cargo test"
 cargo test --workspace --locked "$@"
 
+log "benchmark, smoke mode (scripts/bench.sh --smoke)"
+"$ROOT/scripts/bench.sh" --smoke
+
 log "README walkthrough and events/ through cargo lambda, against the local stack"
 "$ROOT/scripts/check-local-stack.sh"

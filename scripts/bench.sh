@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmarks both functions under the Lambda Runtime API (tools/src/bin/lambda-bench.rs)
+# against DynamoDB Local, moto and the Corbado stand-in, all on loopback, and
+# prints the figures as a Markdown table (the README holds the last one).
+#
+#   scripts/bench.sh           release build, 10 cold starts, 1000 warm invocations,
+#                              plus the arm64 bootstrap sizes (cargo lambda build)
+#   scripts/bench.sh --smoke   debug build, 2 cold starts, 30 warm invocations
+#                              (scripts/test.sh runs this, so the benchmark cannot rot)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+trap stop_all EXIT
+
+smoke=false
+[ "${1:-}" = "--smoke" ] && smoke=true
+install_dev_tools
+cd "$ROOT"
+if $smoke; then
+  profile=debug cold=2 warm=30
+  cargo build --quiet --workspace --bins
+else
+  profile=release cold=10 warm=1000
+  cargo build --quiet --workspace --bins
+  cargo build --quiet --release -p create-connect-token -p verify-signed-passkey-data -p connect-tools
+fi
+
+dynamodb_port=$(free_port)
+start_dynamodb_local "$dynamodb_port"
+moto_port=$(free_port)
+start_moto "$moto_port"
+export_local_aws_env "$dynamodb_port" "$moto_port"
+standin_port=$(free_port)
+export CORBADO_PROJECT_ID=pro-1234567890
+start_corbado_standin "$standin_port" corbado1_bench_secret 2>/dev/null
+export CORBADO_BACKEND_API="http://127.0.0.1:$standin_port/v2" STANDIN_API_SECRET=corbado1_bench_secret
+
+log "benchmark ($profile build, $cold cold starts, $warm warm invocations, $(nproc) cores)"
+"target/$profile/lambda-bench" --bin-dir "target/$profile" --cold-starts "$cold" --warm "$warm"
+
+for bin in create-connect-token verify-signed-passkey-data; do
+  printf '| %s | bootstrap size, x86_64 %s (this machine) | %d bytes | | |\n' "$bin" "$profile" "$(stat -c %s "target/$profile/$bin")"
+done
+if ! $smoke; then
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+  cargo lambda build --quiet --release --arm64 --bin create-connect-token --bin verify-signed-passkey-data
+  for bin in create-connect-token verify-signed-passkey-data; do
+    printf '| %s | bootstrap size, arm64 release (cargo lambda) | %d bytes | | ≤ 6 MB |\n' "$bin" "$(stat -c %s "target/lambda/$bin/bootstrap")"
+  done
+fi

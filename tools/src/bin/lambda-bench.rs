@@ -1,0 +1,463 @@
+//! Benchmarks the function binaries as Lambda runs them: this program is the
+//! Lambda Runtime API (`/2018-06-01/runtime/invocation/next` and friends) for
+//! one function process at a time, against DynamoDB Local, moto and the
+//! Corbado stand-in, each reached through a counting proxy.
+//!
+//! Figures: init (process start → first `next` request), first invocation
+//! (secret fetch included), warm wall time and CPU time per invocation (from
+//! the kernel's per-thread run time), peak and trailing RSS, and network
+//! round trips and connections per warm invocation for each upstream.
+//! Environment: the AWS variables of the local stack, `CORBADO_BACKEND_API`
+//! (the stand-in), `CORBADO_PROJECT_ID`, `STANDIN_API_SECRET`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use clap::Parser;
+use connect_backend::{NewSession, SessionStore};
+use tokio::sync::{oneshot, Mutex, Notify};
+
+#[derive(Parser)]
+#[command(about = "Benchmark the function binaries under the Lambda Runtime API")]
+struct Cli {
+    /// Directory holding the built `create-connect-token` and `verify-signed-passkey-data`.
+    #[arg(long)]
+    bin_dir: PathBuf,
+    /// Fresh processes started to measure init and the first invocation.
+    #[arg(long, default_value_t = 10)]
+    cold_starts: usize,
+    /// Warm invocations measured on one process (after 20 unmeasured ones).
+    #[arg(long, default_value_t = 1000)]
+    warm: usize,
+    /// Events in events/ (the files the tests use).
+    #[arg(long, default_value = "events")]
+    events_dir: PathBuf,
+}
+
+// --- The Lambda Runtime API, for one function process -------------------------
+
+struct Invocation {
+    event: Vec<u8>,
+    done: oneshot::Sender<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct RuntimeApi {
+    queue: Mutex<VecDeque<Invocation>>,
+    queued: Notify,
+    pending: Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>,
+    /// Each time the function asks for its next event.
+    polled: Notify,
+    polls: AtomicU64,
+    first_poll: Mutex<Option<Instant>>,
+    ids: AtomicU64,
+}
+
+async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
+    api.first_poll.lock().await.get_or_insert_with(Instant::now);
+    api.polls.fetch_add(1, Ordering::SeqCst);
+    api.polled.notify_waiters();
+    let invocation = loop {
+        let notified = api.queued.notified();
+        if let Some(invocation) = api.queue.lock().await.pop_front() {
+            break invocation;
+        }
+        notified.await;
+    };
+    let id = format!("bench-{}", api.ids.fetch_add(1, Ordering::SeqCst));
+    api.pending.lock().await.insert(id.clone(), invocation.done);
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(15);
+    Response::builder()
+        .header("lambda-runtime-aws-request-id", &id)
+        .header(
+            "lambda-runtime-deadline-ms",
+            deadline.as_millis().to_string(),
+        )
+        .header(
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:eu-central-1:123456789012:function:bench",
+        )
+        .header(
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000;Sampled=0",
+        )
+        .body(Body::from(invocation.event))
+        .unwrap()
+}
+
+async fn respond(
+    State(api): State<Arc<RuntimeApi>>,
+    Path((id, _kind)): Path<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    if let Some(done) = api.pending.lock().await.remove(&id) {
+        let _ = done.send(body.to_vec());
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(body: Bytes) -> StatusCode {
+    eprintln!("init error: {}", String::from_utf8_lossy(&body));
+    StatusCode::ACCEPTED
+}
+
+impl RuntimeApi {
+    async fn serve() -> (Arc<Self>, SocketAddr) {
+        let api = Arc::new(Self::default());
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(respond))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (api, addr)
+    }
+
+    async fn invoke(&self, event: &[u8]) -> Vec<u8> {
+        let (done, response) = oneshot::channel();
+        self.queue.lock().await.push_back(Invocation {
+            event: event.to_vec(),
+            done,
+        });
+        self.queued.notify_waiters();
+        response.await.expect("the function answered")
+    }
+
+    /// Waits until the function has asked for event number `n` (1-based).
+    async fn wait_for_poll(&self, n: u64) {
+        loop {
+            let polled = self.polled.notified();
+            if self.polls.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            polled.await;
+        }
+    }
+}
+
+// --- Counting proxies in front of each upstream --------------------------------
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    connections: AtomicU64,
+}
+
+struct Proxy {
+    target: String,
+    http: reqwest::Client,
+    counters: Arc<Counters>,
+}
+
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request<Body>) -> Response {
+    proxy.counters.requests.fetch_add(1, Ordering::SeqCst);
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let url = format!(
+        "{}{}",
+        proxy.target,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut headers = parts.headers.clone();
+    headers.remove("host");
+    match proxy
+        .http
+        .request(parts.method, url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(upstream) => {
+            let status = upstream.status();
+            let headers: HeaderMap = upstream.headers().clone();
+            let body = upstream.bytes().await.unwrap_or_default();
+            let mut response = (status, body).into_response();
+            *response.headers_mut() = headers;
+            response
+        }
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+async fn counting_proxy(target: &str) -> (String, Arc<Counters>) {
+    let counters = Arc::new(Counters::default());
+    let proxy = Arc::new(Proxy {
+        target: target.trim_end_matches('/').to_owned(),
+        http: reqwest::Client::new(),
+        counters: counters.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = counters.clone();
+    let listener = listener.tap_io(move |_| {
+        connections.connections.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = Router::new().fallback(forward).with_state(proxy);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), counters)
+}
+
+// --- Measuring a process -----------------------------------------------------------
+
+/// CPU time the process has run, summed over its threads (nanoseconds, from schedstat).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Function {
+    binary: &'static str,
+    event: Vec<u8>,
+}
+
+struct Environment {
+    vars: Vec<(String, String)>,
+    upstreams: Vec<(&'static str, Arc<Counters>)>,
+}
+
+fn spawn(cli: &Cli, function: &Function, env: &Environment, runtime_api: SocketAddr) -> Child {
+    Command::new(cli.bin_dir.join(function.binary))
+        .env_clear()
+        .envs(env.vars.iter().map(|(k, v)| (k, v)))
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function.binary)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the function binary")
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn row(function: &str, figure: &str, samples: &mut [f64], unit: &str, target: &str) {
+    let median = percentile(samples, 0.5);
+    let p99 = percentile(samples, 0.99);
+    println!("| {function} | {figure} | {median:.3} {unit} | {p99:.3} {unit} | {target} |");
+}
+
+fn check_status(function: &Function, response: &[u8]) {
+    let value: serde_json::Value = serde_json::from_slice(response).expect("a Lambda response");
+    assert_eq!(value["statusCode"], 200, "{}: {value}", function.binary);
+}
+
+async fn bench(cli: &Cli, function: &Function, env: &Environment) {
+    let mut init = Vec::new();
+    let mut first = Vec::new();
+    for _ in 0..cli.cold_starts {
+        let (api, addr) = RuntimeApi::serve().await;
+        let started = Instant::now();
+        let mut child = spawn(cli, function, env, addr);
+        api.wait_for_poll(1).await;
+        let polled = api.first_poll.lock().await.expect("polled");
+        init.push((polled - started).as_secs_f64() * 1e3);
+        let sent = Instant::now();
+        check_status(function, &api.invoke(&function.event).await);
+        first.push(sent.elapsed().as_secs_f64() * 1e3);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    row(
+        function.binary,
+        "init: process start → first `next`",
+        &mut init,
+        "ms",
+        "≤ 20 ms",
+    );
+    row(
+        function.binary,
+        "first invocation (secret fetch included)",
+        &mut first,
+        "ms",
+        "≤ 30 ms",
+    );
+
+    let (api, addr) = RuntimeApi::serve().await;
+    let mut child = spawn(cli, function, env, addr);
+    let pid = child.id();
+    const WARMUP: usize = 20;
+    for i in 0..WARMUP {
+        check_status(function, &api.invoke(&function.event).await);
+        api.wait_for_poll(i as u64 + 2).await;
+    }
+    for (_, counters) in &env.upstreams {
+        counters.requests.store(0, Ordering::SeqCst);
+        counters.connections.store(0, Ordering::SeqCst);
+    }
+    let mut wall = Vec::with_capacity(cli.warm);
+    let mut cpu = Vec::with_capacity(cli.warm);
+    let mut rss = Vec::new();
+    for i in 0..cli.warm {
+        let cpu_before = cpu_ns(pid);
+        let sent = Instant::now();
+        let response = api.invoke(&function.event).await;
+        wall.push(sent.elapsed().as_secs_f64() * 1e3);
+        // The invocation ends when the function asks for the next event.
+        api.wait_for_poll((WARMUP + i) as u64 + 2).await;
+        cpu.push((cpu_ns(pid) - cpu_before) as f64 / 1e6);
+        check_status(function, &response);
+        if (i + 1) % 100 == 0 {
+            rss.push(status_kb(pid, "VmRSS:"));
+        }
+    }
+    row(
+        function.binary,
+        "warm invocation, wall time",
+        &mut wall,
+        "ms",
+        "—",
+    );
+    row(
+        function.binary,
+        "warm invocation, CPU time",
+        &mut cpu,
+        "ms",
+        "≤ 0.3 ms",
+    );
+    let peak = status_kb(pid, "VmHWM:");
+    let growth = rss.last().copied().unwrap_or(0) as i64 - rss.first().copied().unwrap_or(0) as i64;
+    println!(
+        "| {} | peak RSS after {} warm invocations | {:.1} MB | RSS at each 100th: {} kB ({:+} kB) | ≤ 25 MB, not growing |",
+        function.binary,
+        cli.warm,
+        peak as f64 / 1024.0,
+        rss.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
+        growth
+    );
+    for (name, counters) in &env.upstreams {
+        let requests = counters.requests.load(Ordering::SeqCst) as f64 / cli.warm as f64;
+        let connections = counters.connections.load(Ordering::SeqCst);
+        println!(
+            "| {} | {name}: round trips per warm invocation | {requests:.2} | {connections} connections opened in {} invocations | |",
+            function.binary, cli.warm
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let env_var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let aws = connect_backend::aws_sdk_config().await;
+
+    let table = format!("bench-sessions-{}", std::process::id());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    connect_backend::session::create_table(&dynamodb, &table)
+        .await
+        .expect("create the table");
+    let secret_arn = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(format!("bench-corbado-api-secret-{}", std::process::id()))
+        .secret_string(env_var("STANDIN_API_SECRET"))
+        .send()
+        .await
+        .expect("create the secret")
+        .arn
+        .unwrap();
+    let (token, _) = SessionStore::new(dynamodb, &table, Duration::from_secs(3600))
+        .create(NewSession {
+            user_id: "bench-user".into(),
+            display_name: Some("Bench User".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create a session");
+
+    let (dynamodb_proxy, dynamodb_counts) =
+        counting_proxy(&env_var("AWS_ENDPOINT_URL_DYNAMODB")).await;
+    let (secrets_proxy, secrets_counts) =
+        counting_proxy(&env_var("AWS_ENDPOINT_URL_SECRETS_MANAGER")).await;
+    let corbado =
+        reqwest::Url::parse(&env_var("CORBADO_BACKEND_API")).expect("CORBADO_BACKEND_API is a URL");
+    let (corbado_proxy, corbado_counts) =
+        counting_proxy(&corbado.origin().ascii_serialization()).await;
+    let env = Environment {
+        vars: vec![
+            ("SESSIONS_TABLE".into(), table),
+            ("CORBADO_PROJECT_ID".into(), env_var("CORBADO_PROJECT_ID")),
+            ("CORBADO_API_SECRET_ARN".into(), secret_arn),
+            (
+                "CORBADO_BACKEND_API".into(),
+                format!("{corbado_proxy}{}", corbado.path()),
+            ),
+            ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb_proxy),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), secrets_proxy),
+            ("AWS_REGION".into(), env_var("AWS_REGION")),
+            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+            ("AWS_SESSION_TOKEN".into(), "test".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+            ("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()),
+        ],
+        upstreams: vec![
+            ("DynamoDB", dynamodb_counts),
+            ("Secrets Manager", secrets_counts),
+            ("Corbado", corbado_counts),
+        ],
+    };
+
+    let read = |path: &str| {
+        std::fs::read_to_string(cli.events_dir.join(path)).expect("read the event file")
+    };
+    let functions = [
+        Function {
+            binary: "create-connect-token",
+            event: read("create-connect-token/passkey-list.json")
+                .replace("REPLACE_WITH_A_TOKEN_FROM_connect-session", token.expose())
+                .into_bytes(),
+        },
+        Function {
+            binary: "verify-signed-passkey-data",
+            event: read("verify-signed-passkey-data/valid.json").into_bytes(),
+        },
+    ];
+    println!("| function | figure | median | p99 | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    for function in &functions {
+        bench(&cli, function, &env).await;
+    }
+}
