@@ -12,7 +12,13 @@ rm -f .local/env
 # Its functions log as on Lambda with LogFormat JSON, at debug; the events check reads that log.
 LAMBDA_CONCURRENCY=4 AWS_LAMBDA_LOG_FORMAT=JSON RUST_LOG=debug setsid scripts/local-stack.sh >.local/local-stack.log 2>&1 &
 stack=$!
-trap 'kill -TERM -- -$stack 2>/dev/null || true; wait $stack 2>/dev/null || true' EXIT
+stop_stack() {
+  kill -TERM -- -$stack 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 $stack 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- -$stack 2>/dev/null || true
+  wait $stack 2>/dev/null || true
+}
+trap stop_stack EXIT
 
 for _ in $(seq 1 600); do
   if [ -f .local/env ] && (exec 3<>/dev/tcp/127.0.0.1/${LAMBDA_PORT:-9000}) 2>/dev/null; then break; fi

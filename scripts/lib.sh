@@ -98,10 +98,23 @@ start_corbado_standin() { # port api-secret (project id from CORBADO_PROJECT_ID)
   wait_for_port "$1" "the Corbado stand-in" "$STATE/corbado-standin.log"
 }
 
+# TERM everything started here (and its children), then KILL what is still
+# there after 5 s: cargo lambda watch does not always stop on TERM.
 stop_all() {
+  local pid
   for pid in "${PIDS[@]}"; do
     pkill -TERM -P "$pid" 2>/dev/null || true
     kill -TERM "$pid" 2>/dev/null || true
+  done
+  for _ in $(seq 1 50); do
+    local alive=false
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=true; done
+    $alive || break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
 }
