@@ -6,6 +6,7 @@
 #   scripts/bench.sh           release build, 10 cold starts, 1000 warm invocations,
 #                              plus the arm64 bootstrap sizes (cargo lambda build)
 #   scripts/bench.sh --smoke   debug build, 2 cold starts, 30 warm invocations
+#   BENCH_ARM64=0 scripts/bench.sh   release figures without the arm64 build
 #                              (scripts/test.sh runs this, so the benchmark cannot rot)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -40,7 +41,7 @@ log "benchmark ($profile build, $cold cold starts, $warm warm invocations, $(npr
 for bin in create-connect-token verify-signed-passkey-data; do
   printf '| %s | bootstrap size, x86_64 %s (this machine) | %d bytes | | |\n' "$bin" "$profile" "$(stat -c %s "target/$profile/$bin")"
 done
-if ! $smoke; then
+if ! $smoke && [ "${BENCH_ARM64:-1}" = 1 ]; then
   rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
   cargo lambda build --quiet --release --arm64 --bin create-connect-token --bin verify-signed-passkey-data
   for bin in create-connect-token verify-signed-passkey-data; do
