@@ -20,9 +20,25 @@ pub use corbado::{CallPolicy, CorbadoClient};
 pub use secret::SecretCache;
 pub use session::{NewSession, Session, SessionStore, SessionToken};
 
-/// Logs as JSON or text per Lambda's logging controls (`AWS_LAMBDA_LOG_FORMAT`,
-/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`), each line inside the invocation's
-/// span with its request id.
+/// Logs per Lambda's logging controls: JSON lines when `AWS_LAMBDA_LOG_FORMAT`
+/// is `JSON`, text otherwise; the level from `AWS_LAMBDA_LOG_LEVEL`, else
+/// `RUST_LOG`, else INFO. Each line inside an invocation carries its request id
+/// (the runtime's span).
 pub fn init_logging() {
-    lambda_http::tracing::init_default_subscriber();
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .and_then(|value| value.parse::<tracing::level_filters::LevelFilter>().ok())
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .without_time();
+    // A second call (tests) keeps the first subscriber.
+    let _ = if json {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
 }
