@@ -228,6 +228,16 @@ fn cpu_ns(pid: u32) -> u64 {
         .sum()
 }
 
+/// User and system CPU time of the process so far, in clock ticks (/proc/<pid>/stat).
+fn user_system_ticks(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let mut fields = after_name.split_whitespace().skip(11);
+    let mut next = || fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    (next(), next())
+}
+
 fn status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -322,6 +332,7 @@ async fn bench(cli: &Cli, function: &Function, env: &Environment) {
         counters.requests.store(0, Ordering::SeqCst);
         counters.connections.store(0, Ordering::SeqCst);
     }
+    let (user_before, system_before) = user_system_ticks(pid);
     let mut wall = Vec::with_capacity(cli.warm);
     let mut cpu = Vec::with_capacity(cli.warm);
     let mut rss = Vec::new();
@@ -351,6 +362,15 @@ async fn bench(cli: &Cli, function: &Function, env: &Environment) {
         &mut cpu,
         "ms",
         "≤ 0.3 ms",
+    );
+    let (user_after, system_after) = user_system_ticks(pid);
+    // Clock ticks are 10 ms; over many invocations their mean is precise enough.
+    let per_invocation = |ticks: u64| ticks as f64 * 10.0 / cli.warm as f64;
+    println!(
+        "| {} | warm invocation, CPU split (mean) | user {:.3} ms | system {:.3} ms | |",
+        function.binary,
+        per_invocation(user_after - user_before),
+        per_invocation(system_after - system_before)
     );
     let peak = status_kb(pid, "VmHWM:");
     let growth = rss.last().copied().unwrap_or(0) as i64 - rss.first().copied().unwrap_or(0) as i64;
