@@ -353,6 +353,20 @@ impl TestApp {
             .await;
     }
 
+    /// Corbado answers `result` to exactly `times` verifications of a login
+    /// by `user`; returns that login's signedPasskeyData.
+    pub async fn expect_verification(&self, user: &str, result: &str, times: u64) -> String {
+        let jwt = signed_passkey_data(login_claims(user));
+        self.expect_corbado(
+            "/passkey/verifySignedData",
+            json!({"signedPasskeyData": jwt, "username": user}),
+            verify_rsp(result),
+            times,
+        )
+        .await;
+        jwt
+    }
+
     /// Fails the test if Corbado receives any request at all.
     pub async fn expect_no_corbado_call(&self) {
         Mock::given(wiremock::matchers::any())

@@ -19,18 +19,6 @@ fn verify_event(jwt: &str) -> Event {
     Event::json(VERIFY, &json!({ "signedPasskeyData": jwt }))
 }
 
-async fn expect_verify_success(t: &TestApp, user: &str, times: u64) -> String {
-    let jwt = signed_passkey_data(login_claims(user));
-    t.expect_corbado(
-        VERIFY_PATH,
-        json!({"signedPasskeyData": jwt, "username": user}),
-        verify_rsp("success"),
-        times,
-    )
-    .await;
-    jwt
-}
-
 async fn expect_list_token(t: &TestApp, user: &str, times: u64) {
     t.expect_corbado(
         "/connectTokens",
@@ -67,7 +55,7 @@ async fn native_sessions_are_refused_while_disabled() {
 #[tokio::test]
 async fn native_apps_get_the_token_in_the_body_and_send_it_as_bearer() {
     let t = TestApp::start_native().await;
-    let jwt = expect_verify_success(&t, "user-42", 1).await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
     expect_list_token(&t, "user-42", 1).await;
 
     let event = Event::json(
@@ -203,7 +191,7 @@ async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
     let t = TestApp::start().await;
     let old = t.login("user-42", None).await;
     let other_user = t.login("someone-else", None).await;
-    let jwt = expect_verify_success(&t, "user-42", 1).await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
 
     let reply = t.invoke(VERIFY, verify_event(&jwt).session(&old)).await;
     assert_eq!(reply.status, 200, "{:?}", reply.raw);
@@ -229,7 +217,7 @@ async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
     );
 
     // A stale or foreign cookie is no obstacle to logging in.
-    let jwt = expect_verify_success(&t, "user-7", 1).await;
+    let jwt = t.expect_verification("user-7", "success", 1).await;
     let stale = verify_event(&jwt).cookie(&format!("{COOKIE_NAME}=not-a-token"));
     assert_eq!(t.invoke(VERIFY, stale).await.status, 200);
 }
@@ -238,14 +226,9 @@ async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
 async fn a_failed_login_leaves_the_presented_session_alone() {
     let t = TestApp::start().await;
     let old = t.login("user-42", None).await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        VERIFY_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("invalid_signature"),
-        1,
-    )
-    .await;
+    let jwt = t
+        .expect_verification("user-42", "invalid_signature", 1)
+        .await;
     t.invoke(VERIFY, verify_event(&jwt).session(&old))
         .await
         .assert_error(401, "invalid_signature");
@@ -264,7 +247,7 @@ async fn corbado_429_and_5xx_are_retried_then_succeed() {
             .expect(2)
             .mount(&t.corbado)
             .await;
-        let jwt = expect_verify_success(&t, "user-42", 1).await;
+        let jwt = t.expect_verification("user-42", "success", 1).await;
         let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
         assert_eq!(reply.status, 200, "{status}: {:?}", reply.raw);
         t.corbado.verify().await;

@@ -18,14 +18,7 @@ fn verify_event(jwt: &str) -> Event {
 #[tokio::test]
 async fn a_verified_login_creates_a_session_and_sets_a_secure_cookie() {
     let t = TestApp::start().await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        CORBADO_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("success"),
-        1,
-    )
-    .await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
 
     let before = connect_backend::session::now_epoch_seconds();
     let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
@@ -95,14 +88,7 @@ async fn a_verified_login_creates_a_session_and_sets_a_secure_cookie() {
 #[tokio::test]
 async fn the_new_session_is_accepted_by_create_connect_token() {
     let t = TestApp::start().await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        CORBADO_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("success"),
-        1,
-    )
-    .await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
     t.expect_corbado(
         "/connectTokens",
         json!({"type": "passkey-list", "data": {"identifier": "user-42"}}),
@@ -380,14 +366,7 @@ async fn bad_requests_get_clear_json_errors_and_write_nothing() {
 #[tokio::test]
 async fn json_with_charset_and_base64_bodies_are_accepted() {
     let t = TestApp::start().await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        CORBADO_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("success"),
-        2,
-    )
-    .await;
+    let jwt = t.expect_verification("user-42", "success", 2).await;
     let body = json!({"signedPasskeyData": jwt}).to_string();
     let charset =
         Event::new(VERIFY, &body).header("content-type", "application/json; charset=utf-8");
@@ -456,14 +435,7 @@ async fn a_missing_secret_is_a_500_and_the_next_request_succeeds_once_it_exists(
     let emulators = Emulators::connect().await;
     let name = unique_name("not-yet-created");
     let t = TestApp::start_with(emulators, name.clone(), Duration::from_secs(600)).await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        CORBADO_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("success"),
-        1,
-    )
-    .await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
 
     let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
     reply.assert_error(500, "internal_error");
@@ -488,14 +460,7 @@ async fn a_dynamodb_failure_is_a_500_without_a_cookie() {
     let corbado_uri = format!("{}/v2", t.corbado.uri());
     let missing_table = config(&unique_name("no-such-table"), &t.secret_arn, &corbado_uri);
     let app = connect_backend::App::new(&missing_table, &t.emulators.aws, TEST_POLICY).unwrap();
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        CORBADO_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("success"),
-        1,
-    )
-    .await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
     let reply = invoke(&app, VERIFY, verify_event(&jwt)).await;
     reply.assert_error(500, "internal_error");
     assert!(!reply.raw.to_string().contains("ResourceNotFound"));
@@ -504,14 +469,7 @@ async fn a_dynamodb_failure_is_a_500_without_a_cookie() {
 #[tokio::test]
 async fn the_function_keeps_serving_after_every_kind_of_error() {
     let t = TestApp::start().await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.expect_corbado(
-        CORBADO_PATH,
-        json!({"signedPasskeyData": jwt, "username": "user-42"}),
-        verify_rsp("success"),
-        1,
-    )
-    .await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
     for event in [
         Event::new(VERIFY, "{"),
         Event::new(VERIFY, "").base64_body(&[0xff; 64]),
