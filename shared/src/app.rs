@@ -25,10 +25,10 @@ pub enum InitError {
     HttpClient(#[from] reqwest::Error),
 }
 
-/// DynamoDB and Secrets Manager calls end in time for the function to answer:
-/// with Corbado's 8 s budget, a request stays under the 15 s function timeout.
 /// The AWS SDK configuration the functions run with: the standard environment
-/// (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials) and these timeouts.
+/// (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials) and timeouts that end
+/// DynamoDB and Secrets Manager calls in time for the function to answer; with
+/// Corbado's 8 s budget, a request stays under the 15 s function timeout.
 pub async fn aws_sdk_config() -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
