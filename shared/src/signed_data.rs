@@ -8,6 +8,8 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::{self, Visitor};
+use serde::Deserialize;
 
 /// A syntactically valid `signedPasskeyData` and the claims read from it.
 pub struct SignedPasskeyData {
@@ -63,16 +65,16 @@ impl SignedPasskeyData {
             .decode(payload)
             .map_err(|_| SignedDataError::NotAJwt)?;
 
-        let mut payload: serde_json::Map<String, serde_json::Value> =
+        // Only a JSON object is a JWT payload (serde would also fill the struct from an array).
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(SignedDataError::PayloadNotJson);
+        }
+        let payload: Payload =
             serde_json::from_slice(&payload).map_err(|_| SignedDataError::PayloadNotJson)?;
-        let mut text = |claim: &str| match payload.remove(claim) {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
-            _ => None,
-        };
         let claims = UnverifiedClaims {
-            webauthn_id: text("webauthnId").ok_or(SignedDataError::NoWebauthnId)?,
-            sub: text("sub"),
-            credential: text("credential"),
+            webauthn_id: payload.webauthn_id.0.ok_or(SignedDataError::NoWebauthnId)?,
+            sub: payload.sub.0,
+            credential: payload.credential.0,
         };
         Ok(Self {
             jwt: jwt.into(),
@@ -86,6 +88,69 @@ impl SignedPasskeyData {
 
     pub fn claims(&self) -> &UnverifiedClaims {
         &self.claims
+    }
+}
+
+/// The claims we read; every other claim is skipped without being kept.
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(rename = "webauthnId", default)]
+    webauthn_id: Text,
+    #[serde(default)]
+    sub: Text,
+    #[serde(default)]
+    credential: Text,
+}
+
+/// A claim that counts only as a non-empty string; any other JSON value reads as absent.
+#[derive(Default)]
+struct Text(Option<String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text((!v.is_empty()).then(|| v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text((!v.is_empty()).then_some(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Text(None))
+            }
+        }
+
+        deserializer.deserialize_any(TextVisitor)
     }
 }
 
