@@ -211,8 +211,17 @@ impl Reply {
 
     /// Asserts the shared error shape: `{"error": <message>, "code": <code>}`.
     pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "status of {:?}", self.raw);
-        assert_eq!(self.code(), code, "code of {:?}", self.raw);
+        self.assert_case_error("", status, code);
+    }
+
+    /// [`Reply::assert_error`] for one named case of a table of requests.
+    pub fn assert_case_error(&self, case: &str, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "{case}: {:?}",
+            self.raw
+        );
         let message = self.body["error"].as_str().unwrap_or_default();
         assert!(
             !message.is_empty(),

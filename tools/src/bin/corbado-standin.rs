@@ -22,6 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::Parser;
 use connect_backend::signed_data::SignedPasskeyData;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -72,17 +73,15 @@ async fn connect_tokens(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !authorized(&s, &headers) {
-        return error_rsp(StatusCode::UNAUTHORIZED, "unauthorized");
-    }
     #[derive(Deserialize)]
     struct Req {
         #[serde(rename = "type")]
         token_type: String,
         data: serde_json::Map<String, Value>,
     }
-    let Ok(req) = serde_json::from_slice::<Req>(&body) else {
-        return error_rsp(StatusCode::BAD_REQUEST, "validation_error");
+    let req: Req = match read_request(&s, &headers, &body) {
+        Ok(req) => req,
+        Err(refused) => return refused.into_response(),
     };
     let keys: Vec<&str> = {
         let mut k: Vec<&str> = req.data.keys().map(String::as_str).collect();
@@ -118,17 +117,15 @@ async fn verify_signed_data(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !authorized(&s, &headers) {
-        return error_rsp(StatusCode::UNAUTHORIZED, "unauthorized");
-    }
     #[derive(Deserialize)]
     struct Req {
         #[serde(rename = "signedPasskeyData")]
         signed_passkey_data: String,
         username: String,
     }
-    let Ok(req) = serde_json::from_slice::<Req>(&body) else {
-        return error_rsp(StatusCode::BAD_REQUEST, "validation_error");
+    let req: Req = match read_request(&s, &headers, &body) {
+        Ok(req) => req,
+        Err(refused) => return refused.into_response(),
     };
     let invalid_signature = req.signed_passkey_data.rsplit('.').next() == Some("invalid");
     let result = match SignedPasskeyData::parse(req.signed_passkey_data) {
@@ -140,8 +137,26 @@ async fn verify_signed_data(
     Json(json!({ "verificationResult": result })).into_response()
 }
 
-fn authorized(s: &StandIn, headers: &HeaderMap) -> bool {
-    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(s.authorization.as_str())
+/// Corbado's checks before any operation: Basic auth, then a JSON body of the operation's shape.
+fn read_request<T: DeserializeOwned>(
+    s: &StandIn,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Refused> {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if authorization != Some(s.authorization.as_str()) {
+        return Err(Refused(StatusCode::UNAUTHORIZED, "unauthorized"));
+    }
+    serde_json::from_slice(body).map_err(|_| Refused(StatusCode::BAD_REQUEST, "validation_error"))
+}
+
+/// An `errorRsp` still to be written: status and `error.type`.
+struct Refused(StatusCode, &'static str);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error_rsp(self.0, self.1)
+    }
 }
 
 fn error_rsp(status: StatusCode, error_type: &str) -> Response {
