@@ -90,17 +90,24 @@ def check_logs() -> int:
     the invocation's request id."""
     log = open(os.path.join(ROOT, ".local", "local-stack.log"), errors="replace").read()
     leaked = [s[:12] + "…" for s in SECRETS if s and s in log]
-    ours = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"fields"' in line]
-    outcomes = [line for line in ours if line["fields"].get("message") in ("request refused", "connect token created", "passkey login verified; session created")]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    ours = [line for line in lines if "fields" in line]
+    outcomes = [line for line in ours if line["fields"].get("message") in ("request completed", "request refused", "request failed")]
     without_id = [line for line in outcomes if "requestId" not in json.dumps(line.get("span", {}))]
+    # CloudWatch Embedded Metric Format: one record per request, tied to its invocation.
+    metrics = [line for line in lines if "_aws" in line]
     problems = []
+    if len(metrics) != len(outcomes):
+        problems.append(f"{len(metrics)} metric records for {len(outcomes)} requests")
+    if any(not m.get("requestId") or m["Endpoint"] not in ("createConnectToken", "verifySignedPasskeyData") for m in metrics):
+        problems.append("a metric record lacks its request id or endpoint")
     if leaked:
         problems.append(f"secrets in the log: {leaked}")
     if len(outcomes) < 10:
         problems.append(f"only {len(outcomes)} outcome lines in the log")
     if without_id:
         problems.append(f"{len(without_id)} outcome lines without the request id, e.g. {without_id[0]}")
-    print(("FAIL " if problems else "ok   ") + f"logs: {len(ours)} JSON lines, {len(SECRETS)} secrets checked" + ("" if not problems else ": " + "; ".join(problems)))
+    print(("FAIL " if problems else "ok   ") + f"logs: {len(ours)} JSON lines, {len(metrics)} metric records, {len(SECRETS)} secrets checked" + ("" if not problems else ": " + "; ".join(problems)))
     return 1 if problems else 0
 
 

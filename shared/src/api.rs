@@ -149,19 +149,17 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        let status = self.status();
-        let code = self.code();
-        if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), code, error = %self, "request failed");
-        } else {
-            tracing::info!(status = status.as_u16(), code, reason = %self, "request refused");
-        }
+    /// Corbado failed us (as opposed to refusing the user): the `CorbadoFailures` metric.
+    pub fn is_corbado_failure(&self) -> bool {
+        matches!(self, Self::Corbado(err) if !matches!(err, CorbadoError::Secret(_)))
+    }
+
+    pub fn to_response(&self) -> Response<Body> {
         let mut response = json_response(
-            status,
+            self.status(),
             &ErrorBody {
                 error: &self.public_message(),
-                code,
+                code: self.code(),
             },
         );
         if matches!(self, Self::MethodNotAllowed) {

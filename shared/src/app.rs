@@ -1,10 +1,13 @@
 //! The two endpoints. An [`App`] is built once per execution environment and
 //! serves every invocation that environment receives.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_http::http::header::ORIGIN;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -13,6 +16,7 @@ use crate::config::{Config, ConfigError};
 use crate::corbado::{
     CallPolicy, ConnectTokenRequest, ConnectTokenType, CorbadoClient, VerificationResult,
 };
+use crate::metrics::{self, millis, Endpoint, Metrics, MetricsSink, RequestOutcome};
 use crate::secret::SecretCache;
 use crate::session::{NewSession, SessionStore, SessionToken};
 use crate::signed_data::SignedPasskeyData;
@@ -54,6 +58,36 @@ pub struct App {
     cookie_name: String,
     allowed_origins: Vec<String>,
     native_app_sessions: bool,
+    metrics: Metrics,
+}
+
+/// What one request did, gathered for its summary log line and its metrics.
+#[derive(Default)]
+struct RequestRecord {
+    corbado: Option<Duration>,
+    dynamodb: Option<Duration>,
+    token_type: Option<&'static str>,
+    corbado_user_id: Option<String>,
+    credential_id: Option<String>,
+    previous_session_revoked: bool,
+}
+
+impl RequestRecord {
+    async fn corbado<T>(&mut self, call: impl Future<Output = T>) -> T {
+        timed(&mut self.corbado, call).await
+    }
+
+    async fn dynamodb<T>(&mut self, call: impl Future<Output = T>) -> T {
+        timed(&mut self.dynamodb, call).await
+    }
+}
+
+/// Runs `call`, adding its duration to `total`.
+async fn timed<T>(total: &mut Option<Duration>, call: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let output = call.await;
+    *total = Some(total.unwrap_or_default() + started.elapsed());
+    output
 }
 
 /// Where a request's session token came from.
@@ -147,7 +181,14 @@ impl App {
             cookie_name: config.session_cookie_name.clone(),
             allowed_origins: config.allowed_origins.clone(),
             native_app_sessions: config.native_app_sessions,
+            metrics: Metrics::new(&config.metrics_namespace, MetricsSink::Stdout),
         })
+    }
+
+    /// Sends the metric lines elsewhere than stdout (tests read them).
+    pub fn with_metrics_sink(mut self, sink: MetricsSink) -> Self {
+        self.metrics = Metrics::new(self.metrics.namespace(), sink);
+        self
     }
 
     pub fn sessions(&self) -> &SessionStore {
@@ -156,24 +197,96 @@ impl App {
 
     /// `POST /auth/createConnectToken`
     pub async fn create_connect_token(&self, request: Request) -> Response<Body> {
-        self.try_create_connect_token(&request)
-            .await
-            .unwrap_or_else(ApiError::into_response)
+        let started = Instant::now();
+        let mut record = RequestRecord::default();
+        let outcome = self.try_create_connect_token(&request, &mut record).await;
+        self.finish(
+            Endpoint::CreateConnectToken,
+            &request,
+            started,
+            record,
+            outcome,
+        )
     }
 
     /// `POST /auth/verifySignedPasskeyData`
     pub async fn verify_signed_passkey_data(&self, request: Request) -> Response<Body> {
-        self.try_verify_signed_passkey_data(&request)
-            .await
-            .unwrap_or_else(ApiError::into_response)
+        let started = Instant::now();
+        let mut record = RequestRecord::default();
+        let outcome = self
+            .try_verify_signed_passkey_data(&request, &mut record)
+            .await;
+        self.finish(
+            Endpoint::VerifySignedPasskeyData,
+            &request,
+            started,
+            record,
+            outcome,
+        )
+    }
+
+    /// The response, one summary log line and one metrics line: every request ends here.
+    fn finish(
+        &self,
+        endpoint: Endpoint,
+        request: &Request,
+        started: Instant,
+        record: RequestRecord,
+        outcome: Result<Response<Body>, ApiError>,
+    ) -> Response<Body> {
+        let latency = started.elapsed();
+        let (response, code, error) = match outcome {
+            Ok(response) => (response, metrics::CODE_OK, None),
+            Err(err) => (err.to_response(), err.code(), Some(err)),
+        };
+        let status = response.status().as_u16();
+        macro_rules! summary {
+            ($level:ident, $message:literal) => {
+                tracing::$level!(
+                    endpoint = endpoint.as_str(),
+                    status,
+                    code,
+                    latency_ms = millis(latency),
+                    corbado_ms = record.corbado.map(millis),
+                    dynamodb_ms = record.dynamodb.map(millis),
+                    token_type = record.token_type,
+                    corbado_user_id = record.corbado_user_id.as_deref(),
+                    credential_id = record.credential_id.as_deref(),
+                    previous_session_revoked = record.previous_session_revoked.then_some(true),
+                    reason = error.as_ref().map(tracing::field::display),
+                    $message
+                )
+            };
+        }
+        match &error {
+            None => summary!(info, "request completed"),
+            Some(err) if err.status().is_server_error() => summary!(error, "request failed"),
+            Some(_) => summary!(info, "request refused"),
+        }
+        self.metrics.publish(&RequestOutcome {
+            endpoint,
+            code,
+            status,
+            corbado_failure: error.as_ref().is_some_and(ApiError::is_corbado_failure),
+            latency,
+            corbado_latency: record.corbado,
+            dynamodb_latency: record.dynamodb,
+            request_id: request
+                .lambda_context_ref()
+                .map(|context| context.request_id.as_str())
+                .filter(|id| !id.is_empty()),
+        });
+        response
     }
 
     async fn try_create_connect_token(
         &self,
         request: &Request,
+        record: &mut RequestRecord,
     ) -> Result<Response<Body>, ApiError> {
         let body: CreateConnectTokenBody = api::json_body(request)?;
         let kind = ConnectTokenType::parse(&body.token_type).ok_or(ApiError::UnknownTokenType)?;
+        record.token_type = Some(kind.as_str());
         let presented = self
             .presented_token(request)?
             .ok_or(ApiError::SessionRequired)?;
@@ -182,17 +295,17 @@ impl App {
             self.check_origin(request)?;
         }
         let token = SessionToken::parse(presented.token()).ok_or(ApiError::SessionInvalid)?;
-        let session = self
-            .sessions
-            .find(&token)
+        let session = record
+            .dynamodb(self.sessions.find(&token))
             .await?
             .ok_or(ApiError::SessionInvalid)?;
 
-        let secret = self
-            .corbado
-            .create_connect_token(&ConnectTokenRequest::for_session(kind, &session))
+        let secret = record
+            .corbado(
+                self.corbado
+                    .create_connect_token(&ConnectTokenRequest::for_session(kind, &session)),
+            )
             .await?;
-        tracing::info!(token_type = body.token_type, "connect token created");
         Ok(api::json_response(
             StatusCode::OK,
             &CreateConnectTokenResponse {
@@ -204,6 +317,7 @@ impl App {
     async fn try_verify_signed_passkey_data(
         &self,
         request: &Request,
+        record: &mut RequestRecord,
     ) -> Result<Response<Body>, ApiError> {
         // A cross-site page must not log the browser into an account of its choosing.
         self.check_origin(request)?;
@@ -215,32 +329,29 @@ impl App {
         let previous = self.presented_token(request)?;
         let data = SignedPasskeyData::parse(body.signed_passkey_data)?;
 
-        let result = self.corbado.verify_signed_data(&data).await?;
+        let result = record
+            .corbado(self.corbado.verify_signed_data(&data))
+            .await?;
         if result != VerificationResult::Success {
             return Err(ApiError::VerificationFailed(result));
         }
 
         // Always a fresh session (no fixation); the one the client held ends here.
         if let Some(previous) = previous.and_then(|p| SessionToken::parse(p.token())) {
-            if self.sessions.revoke(&previous).await? {
-                tracing::info!("previous session revoked");
-            }
+            record.previous_session_revoked =
+                record.dynamodb(self.sessions.revoke(&previous)).await?;
         }
         let claims = data.claims();
-        let (token, session) = self
-            .sessions
-            .create(NewSession {
+        let (token, session) = record
+            .dynamodb(self.sessions.create(NewSession {
                 user_id: claims.webauthn_id.clone(),
                 display_name: None,
                 corbado_user_id: claims.sub.clone(),
                 credential_id: claims.credential.clone(),
-            })
+            }))
             .await?;
-        tracing::info!(
-            corbado_user_id = session.corbado_user_id.as_deref().unwrap_or("-"),
-            credential_id = session.credential_id.as_deref().unwrap_or("-"),
-            "passkey login verified; session created"
-        );
+        record.corbado_user_id = session.corbado_user_id;
+        record.credential_id = session.credential_id;
         let ttl = self.sessions.ttl().as_secs();
         Ok(match delivery {
             SessionDelivery::Cookie => api::with_cookie(

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use crate::metrics;
+
 pub const DEFAULT_BACKEND_API: &str = "https://backendapi.cloud.corbado.io/v2";
 pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 10_800;
 /// `__Host-` makes browsers insist on `Secure`, `Path=/` and no `Domain`, so a
@@ -21,14 +23,16 @@ pub mod vars {
     pub const SESSION_COOKIE_NAME: &str = "SESSION_COOKIE_NAME";
     pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
     pub const NATIVE_APP_SESSIONS: &str = "NATIVE_APP_SESSIONS";
+    pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 
     pub const REQUIRED: [&str; 3] = [SESSIONS_TABLE, CORBADO_PROJECT_ID, CORBADO_API_SECRET_ARN];
-    pub const OPTIONAL: [&str; 5] = [
+    pub const OPTIONAL: [&str; 6] = [
         CORBADO_BACKEND_API,
         SESSION_TTL_SECONDS,
         SESSION_COOKIE_NAME,
         ALLOWED_ORIGINS,
         NATIVE_APP_SESSIONS,
+        METRICS_NAMESPACE,
     ];
 }
 
@@ -45,6 +49,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Whether native apps may receive the session token in the body and send it as a bearer token.
     pub native_app_sessions: bool,
+    /// CloudWatch namespace of the request metrics ([`crate::metrics`]).
+    pub metrics_namespace: String,
 }
 
 /// A Corbado project id (`pro-` followed by letters and digits).
@@ -139,6 +145,16 @@ impl Config {
             }
         };
 
+        let metrics_namespace =
+            get(vars::METRICS_NAMESPACE).unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
+        if !metrics::is_valid_namespace(&metrics_namespace) {
+            return Err(invalid(
+                vars::METRICS_NAMESPACE,
+                "must be a CloudWatch namespace: up to 255 letters, digits and .-_/#: (not AWS/…)"
+                    .into(),
+            ));
+        }
+
         Ok(Self {
             sessions_table,
             project_id,
@@ -148,6 +164,7 @@ impl Config {
             session_cookie_name,
             allowed_origins,
             native_app_sessions,
+            metrics_namespace,
         })
     }
 }
@@ -224,6 +241,7 @@ mod tests {
         assert_eq!(c.session_cookie_name, "__Host-session");
         assert!(c.allowed_origins.is_empty());
         assert!(!c.native_app_sessions);
+        assert_eq!(c.metrics_namespace, "CorbadoConnect");
     }
 
     #[test]
@@ -366,6 +384,27 @@ mod tests {
         );
         for bad in ["a b", "a;b", "a=b", "séance"] {
             assert!(config(&[("SESSION_COOKIE_NAME", bad)]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metrics_namespace_must_be_a_cloudwatch_namespace() {
+        let ns = "CorbadoConnect/my-stack";
+        assert_eq!(
+            config(&[("METRICS_NAMESPACE", ns)])
+                .unwrap()
+                .metrics_namespace,
+            ns
+        );
+        for bad in ["AWS/Lambda", "a\u{e9}", ":x"] {
+            assert_eq!(
+                config(&[("METRICS_NAMESPACE", bad)]).unwrap_err(),
+                ConfigError::Invalid {
+                    name: "METRICS_NAMESPACE",
+                    reason: "must be a CloudWatch namespace: up to 255 letters, digits and .-_/#: (not AWS/…)".into()
+                },
+                "{bad}"
+            );
         }
     }
 }

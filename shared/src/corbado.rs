@@ -70,6 +70,14 @@ impl ConnectTokenType {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasskeyAppend => "passkey-append",
+            Self::PasskeyList => "passkey-list",
+            Self::PasskeyDelete => "passkey-delete",
+        }
+    }
 }
 
 /// Body of `POST /connectTokens`: `{"type": …, "data": …}`, where `data`

@@ -10,6 +10,7 @@ pub mod api;
 mod app;
 pub mod config;
 pub mod corbado;
+pub mod metrics;
 pub mod secret;
 pub mod session;
 pub mod signed_data;

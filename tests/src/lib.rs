@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use connect_backend::metrics::MetricsSink;
 use connect_backend::{App, CallPolicy, Config, SecretCache, SessionToken};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
@@ -197,6 +199,8 @@ impl Event {
 /// What API Gateway receives back from the function.
 #[derive(Debug)]
 pub struct Reply {
+    /// The Lambda request id the invocation ran with.
+    pub request_id: String,
     pub status: u16,
     pub headers: Value,
     pub cookies: Vec<String>,
@@ -250,6 +254,7 @@ pub struct TestApp {
     pub table: String,
     pub secret_arn: String,
     pub corbado: MockServer,
+    metric_lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestApp {
@@ -300,14 +305,28 @@ impl TestApp {
         )
         .with_refresh_interval(secret_refresh);
         let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
-        let app = App::from_clients(&config, dynamodb, secrets, TEST_POLICY).expect("app starts");
+        let metric_lines = Arc::default();
+        let app = App::from_clients(&config, dynamodb, secrets, TEST_POLICY)
+            .expect("app starts")
+            .with_metrics_sink(MetricsSink::Memory(Arc::clone(&metric_lines)));
         Self {
             app,
             emulators,
             table,
             secret_arn,
             corbado,
+            metric_lines,
         }
+    }
+
+    /// The Embedded Metric Format documents the app has written, one per request.
+    pub fn metric_records(&self) -> Vec<Value> {
+        self.metric_lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("a metric line is JSON"))
+            .collect()
     }
 
     pub async fn invoke(&self, endpoint: Endpoint, event: Event) -> Reply {
@@ -430,8 +449,11 @@ pub async fn invoke(app: &App, endpoint: Endpoint, event: Event) -> Reply {
         })
     });
     let mut adapter = Adapter::from(handler);
+    let mut context = Context::default();
+    context.request_id = unique_name("request");
+    let request_id = context.request_id.clone();
     let response = adapter
-        .call(LambdaEvent::new(request, Context::default()))
+        .call(LambdaEvent::new(request, context))
         .await
         .expect("the handler is infallible");
     let raw = serde_json::to_value(response).expect("response serialises");
@@ -440,6 +462,7 @@ pub async fn invoke(app: &App, endpoint: Endpoint, event: Event) -> Reply {
         .map(|b| serde_json::from_str(b).expect("the response body is JSON"))
         .unwrap_or(Value::Null);
     Reply {
+        request_id,
         status: raw["statusCode"].as_u64().unwrap() as u16,
         headers: raw["headers"].clone(),
         cookies: raw["cookies"]
@@ -749,4 +772,42 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Log output captured in memory, for tests that read what the functions log.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Installs the process-wide JSON log subscriber, at `level`, writing here.
+    pub fn install_json(level: tracing_subscriber::filter::LevelFilter) -> Self {
+        let logs = Self::default();
+        tracing_subscriber::fmt()
+            .json()
+            .with_max_level(level)
+            .with_writer(logs.clone())
+            .init();
+        logs
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("logs are UTF-8")
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use connect_backend::config::{vars, Config};
+use connect_backend::metrics;
 use connect_backend::session::attr;
 use connect_backend::{NewSession, SessionStore};
 use integration_tests::*;
@@ -116,6 +117,11 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
         ),
     ]);
     let resolve = |value: &Value| -> String {
+        if let Some(Value::String(text)) = value.get("Fn::Sub") {
+            let text = text.replace("${AWS::StackName}", SAMPLE_STACK_NAME);
+            assert!(!text.contains("${"), "unexpected substitution in {text}");
+            return text;
+        }
         let value = match value.get("Fn::Join") {
             Some(join) if join[0] == "," => &join[1],
             _ => value,
@@ -178,6 +184,88 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
         );
         assert!(!config.native_app_sessions);
         assert_eq!(config.session_ttl.as_secs(), 10_800);
+        assert_eq!(
+            config.metrics_namespace,
+            format!("CorbadoConnect/{SAMPLE_STACK_NAME}")
+        );
+    }
+}
+
+/// The longest name CloudFormation allows, so the namespace built from it is checked at its limit.
+const SAMPLE_STACK_NAME: &str = "corbado-connect-backend-prod-with-a-stack-name-as-long-as-cloudformation-allows-which-is-one-hundred-and-twenty-eight-chars-xyz1";
+
+#[test]
+fn the_corbado_alarm_watches_the_metric_both_functions_publish() {
+    let t = template();
+    let namespace = &t["Globals"]["Function"]["Environment"]["Variables"][vars::METRICS_NAMESPACE];
+    let alarm = &resource(&t, "CorbadoFailureAlarm")["Properties"];
+    let mut endpoints = BTreeSet::new();
+    for query in alarm["Metrics"].as_array().unwrap() {
+        let Some(stat) = query.get("MetricStat") else {
+            continue;
+        };
+        let metric = &stat["Metric"];
+        assert_eq!(&metric["Namespace"], namespace, "the functions' namespace");
+        assert_eq!(metric["MetricName"], metrics::names::CORBADO_FAILURES);
+        assert_eq!(stat["Stat"], "Sum");
+        let dimensions = metric["Dimensions"].as_array().unwrap();
+        assert_eq!(
+            dimensions.len(),
+            1,
+            "the metric's only dimension set is Endpoint"
+        );
+        assert_eq!(dimensions[0]["Name"], metrics::names::ENDPOINT);
+        endpoints.insert(dimensions[0]["Value"].as_str().unwrap().to_owned());
+    }
+    let published: BTreeSet<String> = [
+        metrics::Endpoint::CreateConnectToken,
+        metrics::Endpoint::VerifySignedPasskeyData,
+    ]
+    .iter()
+    .map(|e| e.as_str().to_owned())
+    .collect();
+    assert_eq!(endpoints, published);
+}
+
+#[test]
+fn alarms_notify_the_optional_action_and_stay_quiet_without_traffic() {
+    let t = template();
+    assert_eq!(
+        t["Conditions"]["HasAlarmAction"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmActionArn"}, ""]}]})
+    );
+    assert_eq!(t["Parameters"]["AlarmActionArn"]["Default"], "");
+    let action =
+        json!({"Fn::If": ["HasAlarmAction", [{"Ref": "AlarmActionArn"}], {"Ref": "AWS::NoValue"}]});
+    for id in ["ServerErrorRateAlarm", "CorbadoFailureAlarm"] {
+        let p = &resource(&t, id)["Properties"];
+        assert_eq!(p["AlarmActions"], action, "{id}");
+        assert_eq!(p["OKActions"], action, "{id}");
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+        let returned: Vec<_> = p["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| q["ReturnData"] == true)
+            .collect();
+        assert_eq!(
+            returned.len(),
+            1,
+            "{id}: one expression is the alarm's value"
+        );
+    }
+    // The 5xx rate comes from this stack's own HTTP API and stage.
+    let rate = &resource(&t, "ServerErrorRateAlarm")["Properties"]["Metrics"];
+    for query in rate
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q.get("MetricStat").is_some())
+    {
+        assert_eq!(
+            query["MetricStat"]["Metric"]["Dimensions"],
+            json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}])
+        );
     }
 }
 

@@ -1,0 +1,100 @@
+//! The one summary log line of each request: endpoint, outcome code, status,
+//! upstream latencies. Its own test binary because it installs the global
+//! log subscriber (a scoped one misses events under parallel tests).
+
+use integration_tests::*;
+use serde_json::{json, Value};
+use wiremock::matchers::path;
+use wiremock::Mock;
+
+/// The `fields` of each JSON log line whose message is one of `messages`.
+fn summaries(logs: &CapturedLogs, messages: &[&str]) -> Vec<Value> {
+    logs.text()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| messages.iter().any(|m| line["fields"]["message"] == *m))
+        .map(|line| line["fields"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_latencies() {
+    let logs = CapturedLogs::install_json(tracing_subscriber::filter::LevelFilter::INFO);
+    let t = TestApp::start().await;
+    let session = t.login("user-10", None).await;
+    t.expect_corbado(
+        "/connectTokens",
+        json!({"type": "passkey-delete", "data": {"identifier": "user-10"}}),
+        connect_token_rsp(Some("ctk1_summary")),
+        1,
+    )
+    .await;
+    let reply = t
+        .invoke(
+            Endpoint::CreateConnectToken,
+            Event::json(
+                Endpoint::CreateConnectToken,
+                &json!({"type": "passkey-delete"}),
+            )
+            .session(&session),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let jwt = t.expect_verification("user-10", "success", 1).await;
+    let reply = t
+        .invoke(
+            Endpoint::VerifySignedPasskeyData,
+            Event::json(
+                Endpoint::VerifySignedPasskeyData,
+                &json!({"signedPasskeyData": jwt}),
+            )
+            .session(&session),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    Mock::given(path("/v2/connectTokens"))
+        .respond_with(error_rsp(400, "invalid_input"))
+        .mount(&t.corbado)
+        .await;
+    let fresh = t.login("user-11", None).await;
+    t.invoke(
+        Endpoint::CreateConnectToken,
+        Event::json(
+            Endpoint::CreateConnectToken,
+            &json!({"type": "passkey-list"}),
+        )
+        .session(&fresh),
+    )
+    .await
+    .assert_error(502, "upstream_error");
+
+    let lines = summaries(
+        &logs,
+        &["request completed", "request refused", "request failed"],
+    );
+    assert_eq!(lines.len(), 3, "one summary per request: {lines:#?}");
+    let number = |line: &Value, field: &str| line[field].as_f64().unwrap_or(-1.0);
+    for line in &lines {
+        assert!(number(line, "latency_ms") > 0.0);
+        assert!(number(line, "corbado_ms") > 0.0 && number(line, "dynamodb_ms") > 0.0);
+    }
+    let created = &lines[0];
+    assert_eq!(created["message"], "request completed");
+    assert_eq!(created["endpoint"], "createConnectToken");
+    assert_eq!(created["code"], "ok");
+    assert_eq!(created["status"], 200);
+    assert_eq!(created["token_type"], "passkey-delete");
+    let login = &lines[1];
+    assert_eq!(login["endpoint"], "verifySignedPasskeyData");
+    assert_eq!(login["code"], "ok");
+    assert_eq!(login["corbado_user_id"], "usr-676138078732345317");
+    assert_eq!(login["credential_id"], "cre-13566630052040460774");
+    assert_eq!(login["previous_session_revoked"], true);
+    let failed = &lines[2];
+    assert_eq!(failed["message"], "request failed");
+    assert_eq!(failed["code"], "upstream_error");
+    assert_eq!(failed["status"], 502);
+    assert!(failed["reason"].as_str().unwrap().contains("400"));
+    // Corbado's request id of the failure, for their support.
+    assert!(logs.text().contains("req-557650104455887358"));
+}
