@@ -202,7 +202,9 @@ impl ErrorDetails {
 
 pub struct CorbadoClient {
     http: reqwest::Client,
-    base_url: String,
+    /// Parsed once here rather than on every call.
+    connect_tokens_url: Url,
+    verify_signed_data_url: Url,
     project_id: ProjectId,
     secrets: SecretCache,
     policy: CallPolicy,
@@ -224,9 +226,14 @@ impl CorbadoClient {
                 env!("CARGO_PKG_VERSION")
             ))
             .build()?;
+        let base = base_url.as_str().trim_end_matches('/');
+        let endpoint = |path: &str| {
+            Url::parse(&format!("{base}{path}")).expect("a valid base URL plus a fixed path")
+        };
         Ok(Self {
             http,
-            base_url: base_url.as_str().trim_end_matches('/').to_owned(),
+            connect_tokens_url: endpoint("/connectTokens"),
+            verify_signed_data_url: endpoint("/passkey/verifySignedData"),
             project_id,
             secrets,
             policy,
@@ -238,7 +245,7 @@ impl CorbadoClient {
         &self,
         request: &ConnectTokenRequest<'_>,
     ) -> Result<SecretString, CorbadoError> {
-        decode_connect_token(&self.post("/connectTokens", request).await?)
+        decode_connect_token(&self.post(&self.connect_tokens_url, request).await?)
     }
 
     /// `POST /passkey/verifySignedData` with the JWT's `webauthnId` as `username`.
@@ -256,13 +263,13 @@ impl CorbadoClient {
             signed_passkey_data: data.expose(),
             username: &data.claims().webauthn_id,
         };
-        decode_verification(&self.post("/passkey/verifySignedData", &request).await?)
+        decode_verification(&self.post(&self.verify_signed_data_url, &request).await?)
     }
 
     /// Sends the request and returns the body of a 2xx answer. The whole call,
     /// retries included, ends within the policy's total budget.
-    async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Vec<u8>, CorbadoError> {
-        tokio::time::timeout(self.policy.total_budget, self.post_with_retries(path, body))
+    async fn post<B: Serialize>(&self, url: &Url, body: &B) -> Result<Vec<u8>, CorbadoError> {
+        tokio::time::timeout(self.policy.total_budget, self.post_with_retries(url, body))
             .await
             .unwrap_or(Err(CorbadoError::Timeout))
     }
@@ -272,16 +279,15 @@ impl CorbadoClient {
     /// request sent once more.
     async fn post_with_retries<B: Serialize>(
         &self,
-        path: &str,
+        url: &Url,
         body: &B,
     ) -> Result<Vec<u8>, CorbadoError> {
-        let url = format!("{}{path}", self.base_url);
         let started = Instant::now();
         let mut secret = self.secrets.current().await?;
         let mut secret_refreshed = false;
         let mut retries = 0;
         loop {
-            let outcome = self.attempt(&url, &secret, body).await;
+            let outcome = self.attempt(url, &secret, body).await;
             let retryable = match &outcome {
                 Ok((status, _)) => {
                     *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
@@ -325,13 +331,13 @@ impl CorbadoClient {
 
     async fn attempt<B: Serialize>(
         &self,
-        url: &str,
+        url: &Url,
         secret: &ApiSecret,
         body: &B,
     ) -> Result<(StatusCode, Vec<u8>), CorbadoError> {
         let response = self
             .http
-            .post(url)
+            .post(url.clone())
             .basic_auth(self.project_id.as_str(), Some(secret.expose()))
             .json(body)
             .send()
