@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Against a fresh local stack (scripts/local-stack.sh): runs the README's
 # walkthrough as written and checks what it printed, then sends every event
-# file in events/ through cargo-lambda. Called by scripts/test.sh.
+# file in events/ through cargo-lambda, runs the browser test and the load test.
+# Called by scripts/test.sh. The stack's ports come from the environment, as
+# for scripts/local-stack.sh; the browser test's from BROWSER_SITE_PORT and
+# BROWSER_CROSS_SITE_PORT (see tests/browser/cookie.test.mjs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# One value for the stack and every check that reaches it.
+export LAMBDA_PORT=${LAMBDA_PORT:-9000}
 mkdir -p .local
 rm -f .local/env
 
@@ -21,7 +26,7 @@ stop_stack() {
 trap stop_stack EXIT
 
 for _ in $(seq 1 600); do
-  if [ -f .local/env ] && (exec 3<>/dev/tcp/127.0.0.1/${LAMBDA_PORT:-9000}) 2>/dev/null; then break; fi
+  if [ -f .local/env ] && (exec 3<>/dev/tcp/127.0.0.1/$LAMBDA_PORT) 2>/dev/null; then break; fi
   kill -0 $stack 2>/dev/null || { cat .local/local-stack.log >&2; echo "local stack exited" >&2; exit 1; }
   sleep 0.5
 done
@@ -48,4 +53,5 @@ echo "walkthrough: 7 passed, 0 failed"
 
 source .local/env
 PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" tests/check_events.py
+node tests/browser/cookie.test.mjs
 "$ROOT/.venv/bin/python" tests/load_test.py

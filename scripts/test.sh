@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 trap stop_all EXIT
 
 install_dev_tools
+install_browser
 [ -f "$CORBADO_SPEC_DIR/backend_api_v2.contract.yml" ] \
   || die "Corbado's spec is not at $CORBADO_SPEC_DIR (set CORBADO_SPEC_DIR)"
 
