@@ -2,9 +2,14 @@
 # Against a fresh local stack (scripts/local-stack.sh): runs the README's
 # walkthrough as written and checks what it printed, then sends every event
 # file in events/ through cargo-lambda. Called by scripts/test.sh.
+#
+# The stack's ports come from the environment (see scripts/local-stack.sh), e.g.
+#   LAMBDA_PORT=9100 DYNAMODB_PORT=8100 MOTO_PORT=5100 STANDIN_PORT=4110 scripts/check-local-stack.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# One value for the stack, the wait below and the checks (tests/check_events.py reads it).
+export LAMBDA_PORT=${LAMBDA_PORT:-9000}
 mkdir -p .local
 rm -f .local/env
 
@@ -21,7 +26,7 @@ stop_stack() {
 trap stop_stack EXIT
 
 for _ in $(seq 1 600); do
-  if [ -f .local/env ] && (exec 3<>/dev/tcp/127.0.0.1/${LAMBDA_PORT:-9000}) 2>/dev/null; then break; fi
+  if [ -f .local/env ] && (exec 3<>/dev/tcp/127.0.0.1/$LAMBDA_PORT) 2>/dev/null; then break; fi
   kill -0 $stack 2>/dev/null || { cat .local/local-stack.log >&2; echo "local stack exited" >&2; exit 1; }
   sleep 0.5
 done
