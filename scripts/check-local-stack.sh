@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Against a fresh local stack (scripts/local-stack.sh): runs the README's
 # walkthrough as written and checks what it printed, then sends every event
-# file in events/ through cargo-lambda. Called by scripts/test.sh.
+# file in events/ through cargo-lambda, checks openapi.yaml against the functions
+# and runs the load test. Called by scripts/test.sh.
 #
 # The stack's ports come from the environment (see scripts/local-stack.sh), e.g.
 #   LAMBDA_PORT=9100 DYNAMODB_PORT=8100 MOTO_PORT=5100 STANDIN_PORT=4110 scripts/check-local-stack.sh
@@ -53,4 +54,5 @@ echo "walkthrough: 7 passed, 0 failed"
 
 source .local/env
 PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" tests/check_events.py
+"$ROOT/.venv/bin/python" tests/check_openapi.py
 "$ROOT/.venv/bin/python" tests/load_test.py
