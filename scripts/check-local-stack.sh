@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Against a fresh local stack (scripts/local-stack.sh): runs the README's
 # walkthrough as written and checks what it printed, then sends every event
-# file in events/ through cargo-lambda, runs the browser test and the load test.
-# Called by scripts/test.sh. The stack's ports come from the environment, as
-# for scripts/local-stack.sh; the browser test's from BROWSER_SITE_PORT and
-# BROWSER_CROSS_SITE_PORT (see tests/browser/cookie.test.mjs).
+# file in events/ through cargo-lambda, checks openapi.yaml against the functions,
+# runs the browser test and the load test. Called by scripts/test.sh.
+#
+# The stack's ports come from the environment (see scripts/local-stack.sh), e.g.
+#   LAMBDA_PORT=9100 DYNAMODB_PORT=8100 MOTO_PORT=5100 STANDIN_PORT=4110 scripts/check-local-stack.sh
+# the browser test's from BROWSER_SITE_PORT and BROWSER_CROSS_SITE_PORT (see tests/browser/cookie.test.mjs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-# One value for the stack and every check that reaches it.
+# One value for the stack, the wait below and the checks (tests/check_events.py reads it).
 export LAMBDA_PORT=${LAMBDA_PORT:-9000}
 mkdir -p .local
 rm -f .local/env
@@ -53,5 +55,6 @@ echo "walkthrough: 7 passed, 0 failed"
 
 source .local/env
 PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" tests/check_events.py
+"$ROOT/.venv/bin/python" tests/check_openapi.py
 node tests/browser/cookie.test.mjs
 "$ROOT/.venv/bin/python" tests/load_test.py

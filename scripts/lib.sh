@@ -38,7 +38,7 @@ install_dev_tools() {
     python3 -m venv "$VENV"
   fi
   if [ ! -f "$VENV/.installed" ] || [ "$ROOT/requirements-dev.txt" -nt "$VENV/.installed" ]; then
-    log "installing Python dev tools (moto, cargo-lambda, SAM CLI, cfn-lint)"
+    log "installing Python dev tools (moto, cargo-lambda, SAM CLI, cfn-lint, schemathesis)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
     touch "$VENV/.installed"
   fi

@@ -1,0 +1,332 @@
+"""openapi.yaml against the running local stack (scripts/local-stack.sh). Run by
+scripts/check-local-stack.sh after the events check; needs `source .local/env`.
+
+1. openapi-spec-validator validates the document (OpenAPI 3.1).
+2. A copy with the local stack's paths (/lambda-url/<binary>/ for /auth/…), nothing else
+   changed, goes to .local/openapi/.
+3. Schemathesis runs three passes against the functions, each with a fixed seed and a bounded
+   number of examples (OPENAPI_EXAMPLES per operation and phase), with a live session from
+   tests/openapi_hooks.py. Every pass must pass every check below and reach the outcomes it
+   is there for (tallied by the hooks), so that a session that silently stopped working
+   cannot pass for a conforming API.
+
+Loopback only; the native pass starts its own `cargo lambda watch` and stops it."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import schemathesis
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, ".local", "openapi")
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+LOCAL_PATHS = {
+    "/auth/createConnectToken": "/lambda-url/create-connect-token/",
+    "/auth/verifySignedPasskeyData": "/lambda-url/verify-signed-passkey-data/",
+}
+EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", "300"))
+SEED = os.environ.get("OPENAPI_SEED", "20261125")
+
+# Every response must be documented: status, content type, headers (Cache-Control, Set-Cookie,
+# Allow) and body schema, which lists the error codes valid for each status; no 5xx at all;
+# schema-invalid requests must be refused; methods other than POST must get 405 with Allow.
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "unsupported_method",
+]
+# Left out:
+# - positive_data_acceptance expects schema-valid requests to succeed. A schema cannot say that
+#   the JWT payload must be a JSON object with a webauthnId, so most schema-valid
+#   signedPasskeyData are rightly refused (400), and createConnectToken needs a live session.
+# - missing_required_header: no operation has a required header parameter.
+# - allow_header_conformance reads the Allow header of OPTIONS answers, and OPTIONS never reaches
+#   the functions (cargo lambda watch answers preflights itself, as API Gateway does). The 405's
+#   `Allow: POST` is checked by response_headers_conformance and unsupported_method.
+# - use_after_free, ensure_resource_availability, object_level_authorization: for resources
+#   created, read and deleted through links; these endpoints have none.
+# - ignored_auth, except in the native pass: with NATIVE_APP_SESSIONS off, a bearer token is
+#   refused with 400 native_sessions_disabled by design, which it takes for auth not enforced.
+
+# The refusals schemathesis may count as rejecting schema-invalid input (its default list also
+# allows 404, 409, 422, 5xx and more, which these endpoints never mean).
+NEGATIVE_STATUSES = ["400", "401", "403", "413", "415"]
+
+CONFIG = f"""
+[auth]
+# Log in through the hooks only: no guessing of sign-up and login operations.
+auto-signup = false
+
+# Every run starts from nothing: no examples or failures kept from earlier runs.
+[generation]
+database = "none"
+
+[cache]
+enabled = false
+
+[checks.negative_data_rejection]
+expected-statuses = {json.dumps(NEGATIVE_STATUSES)}
+"""
+
+
+@dataclass
+class Pass:
+    name: str
+    session: str  # "cookie" or "bearer" (tests/openapi_hooks.py)
+    native: bool  # NATIVE_APP_SESSIONS of the functions under test
+    origin: str | None
+    # (operationId, status, code) outcomes this pass must reach; for a 200 the code is None, or
+    # how a login handed over its session: "cookie" or "sessionToken".
+    must_reach: set = field(default_factory=set)
+    examples: int = EXAMPLES
+    extra_checks: tuple = ()
+
+
+CREATE, VERIFY = "createConnectToken", "verifySignedPasskeyData"
+
+
+def passes(allowed_origin: str) -> list:
+    return [
+        # A browser page on an allowed origin: session in the cookie, native sessions off.
+        Pass("browser", "cookie", False, allowed_origin, {
+            (CREATE, 200, None), (VERIFY, 200, "cookie"),
+            (CREATE, 400, "unknown_token_type"), (CREATE, 400, "invalid_request"),
+            (VERIFY, 400, "invalid_signed_passkey_data"), (VERIFY, 400, "malformed_json"),
+            (VERIFY, 400, "native_sessions_disabled"),
+            (CREATE, 405, "method_not_allowed"), (VERIFY, 415, "unsupported_media_type"),
+        }),
+        # A page on another site: every login and every cookie request is refused.
+        Pass("foreign-site", "cookie", False, "https://attacker.example", {
+            (CREATE, 403, "origin_not_allowed"), (VERIFY, 403, "origin_not_allowed"),
+        }, examples=20),
+        # A native app: no Origin, the token in the body and back as a bearer token.
+        Pass("native-app", "bearer", True, None, {
+            (CREATE, 200, None), (VERIFY, 200, "sessionToken"),
+            (CREATE, 400, "unknown_token_type"), (VERIFY, 400, "invalid_signed_passkey_data"),
+        }, extra_checks=("ignored_auth",)),
+    ]
+
+
+def local_document() -> str:
+    with open(os.path.join(ROOT, "openapi.yaml")) as f:
+        doc = yaml.safe_load(f)
+    if set(doc["paths"]) != set(LOCAL_PATHS):
+        raise SystemExit(f"openapi.yaml paths {sorted(doc['paths'])} are not {sorted(LOCAL_PATHS)}")
+    doc["paths"] = {LOCAL_PATHS[p]: v for p, v in doc["paths"].items()}
+    doc.pop("servers", None)
+    path = os.path.join(WORK, "openapi.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"cargo lambda watch exited ({process.returncode}); see .local/openapi/native-stack.log")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"cargo lambda watch did not listen on 127.0.0.1:{port}")
+
+
+def start_native_functions() -> tuple:
+    """Both functions with NATIVE_APP_SESSIONS=true under a `cargo lambda watch` of their own,
+    against the stack's emulators and Corbado stand-in."""
+    port = free_port()
+    env = dict(os.environ, NATIVE_APP_SESSIONS="true", PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    with open(os.path.join(WORK, "native-stack.log"), "w") as log:
+        process = subprocess.Popen(
+            ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    wait_for_port(port, process)
+    return port, process
+
+
+def stop(process: subprocess.Popen) -> None:
+    # cargo lambda watch does not always stop on TERM (see stop_all in scripts/lib.sh).
+    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def run_pass(p: Pass, document: str, config: str, port: int) -> bool:
+    base_url = f"http://127.0.0.1:{port}"
+    tally = os.path.join(WORK, f"{p.name}.tally")
+    output = os.path.join(WORK, f"{p.name}.txt")
+    open(tally, "w").close()
+    command = [
+        f"{VENV_BIN}/st", "--config-file", config, "run", document, "--url", base_url,
+        "--checks", ",".join(CHECKS + list(p.extra_checks)),
+        # One worker: Hypothesis describes strategies with ast.parse, which is not thread-safe on
+        # Python 3.11 (SystemError: AST constructor recursion depth mismatch).
+        "--max-examples", str(p.examples), "--seed", SEED, "--workers", "1",
+        "--request-timeout", "20", "--continue-on-failure",
+    ]
+    if p.origin:
+        command += ["--header", f"Origin: {p.origin}"]
+    # No __pycache__ in tests/: it is a workspace crate, and cargo lambda watch reloads on changes.
+    env = dict(os.environ, SCHEMATHESIS_HOOKS="openapi_hooks", PYTHONPATH=os.path.join(ROOT, "tests"),
+               PYTHONDONTWRITEBYTECODE="1",
+               OPENAPI_BASE_URL=base_url, OPENAPI_SESSION=p.session, OPENAPI_TALLY=tally,
+               NO_COLOR="1")
+    started = time.monotonic()
+    with open(output, "w") as out:
+        code = subprocess.run(command, cwd=WORK, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    elapsed = time.monotonic() - started
+    text = open(output).read()
+
+    outcomes, statuses, deliveries = Counter(), Counter(), Counter()
+    for line in open(tally):
+        r = json.loads(line)
+        if r["method"] == "OPTIONS":
+            continue  # answered by cargo lambda watch (CORS preflight), never by the functions
+        delivery = {(True, False): "cookie", (False, True): "sessionToken"}.get((r["cookie"], r["sessionToken"]))
+        if r["operation"] == VERIFY and r["status"] == 200:
+            deliveries[delivery] += 1
+        outcomes[(r["operation"], r["status"], r["code"] or delivery)] += 1
+        statuses[r["status"]] += 1
+    generated = next((l.strip() for l in text.splitlines() if " generated" in l), "no test cases")
+    problems = []
+    if code != 0:
+        problems.append(f"schemathesis failed (exit {code}); its report is in .local/openapi/{p.name}.txt")
+    missing = sorted(p.must_reach - set(outcomes), key=str)
+    if missing:
+        problems.append(f"never reached: {missing}")
+    # What the document cannot tie together: a login hands over its session exactly one way.
+    if deliveries[None]:
+        problems.append(f"{deliveries[None]} logins with neither or both of Set-Cookie and sessionToken")
+    print(("FAIL " if problems else "ok   ")
+          + f"{p.name}: {generated}, {sum(outcomes.values())} responses "
+          + f"({', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))}) in {elapsed:.0f} s"
+          + ("" if not problems else "\n     " + "\n     ".join(problems)))
+    if code != 0:
+        # Schemathesis prints Cookie and Authorization values as [Filtered].
+        report = text[text.find("FAILURES"):] if "FAILURES" in text else text[-4000:]
+        print(report[:6000])
+    return not problems
+
+
+def login_example() -> str:
+    with open(os.path.join(ROOT, "openapi.yaml")) as f:
+        operation = yaml.safe_load(f)["paths"]["/auth/verifySignedPasskeyData"]["post"]
+    return operation["requestBody"]["content"]["application/json"]["examples"]["browser"]["value"]["signedPasskeyData"]
+
+
+def directed(document: str, port: int) -> list:
+    """Refusals that generated requests do not reach, each checked for its status and code and
+    against the document. Needs NATIVE_APP_SESSIONS off (the stack's own functions)."""
+    from schemathesis import checks as generic
+    from schemathesis.specs.openapi import checks as openapi
+
+    schema = schemathesis.openapi.from_path(document)
+    create = schema[LOCAL_PATHS["/auth/createConnectToken"]]["POST"]
+    verify = schema[LOCAL_PATHS["/auth/verifySignedPasskeyData"]]["POST"]
+    jwt = login_example()
+    padding = "x" * 16_400  # the body limit is 16,384 bytes
+    cases = [
+        # The Corbado stand-in answers invalid_signature for a JWT whose signature part is "invalid".
+        ("Corbado refuses the signature", verify, {"signedPasskeyData": jwt.rsplit(".", 1)[0] + ".invalid"}, {},
+         401, "invalid_signature"),
+        ("login body over 16 KiB", verify, {"signedPasskeyData": jwt, "padding": padding}, {},
+         413, "payload_too_large"),
+        ("connect-token body over 16 KiB", create, {"type": "passkey-list", "padding": padding}, {},
+         413, "payload_too_large"),
+        ("no session", create, {"type": "passkey-list"}, {}, 401, "session_required"),
+        ("unknown session", create, {"type": "passkey-list"}, {"Cookie": "__Host-session=" + "A" * 43},
+         401, "session_invalid"),
+        ("bearer token, native sessions off", create, {"type": "passkey-list"}, {"Authorization": "Bearer " + "A" * 43},
+         400, "native_sessions_disabled"),
+        ("login from Origin: null", verify, {"signedPasskeyData": jwt}, {"Origin": "null"}, 403, "origin_not_allowed"),
+    ]
+    conformance = [generic.not_a_server_error, openapi.status_code_conformance, openapi.content_type_conformance,
+                   openapi.response_headers_conformance, openapi.response_schema_conformance]
+    outcomes = []
+    for name, operation, body, headers, status, code in cases:
+        case = operation.Case(body=body, media_type="application/json", headers=headers)
+        response = case.call(base_url=f"http://127.0.0.1:{port}")
+        problems = []
+        try:
+            got = json.loads(response.content).get("code")
+        except (ValueError, AttributeError):
+            got = None
+        if (response.status_code, got) != (status, code):
+            problems.append(f"got {response.status_code} {got}, expected {status} {code}")
+        try:
+            case.validate_response(response, checks=conformance)
+        except Exception as error:  # schemathesis raises one failure or a group of them
+            problems.append(str(error).strip().replace("\n", "\n     "))
+        print(("FAIL " if problems else "ok   ") + f"directed: {name}: {status} {code}"
+              + ("" if not problems else "\n     " + "\n     ".join(problems)))
+        outcomes.append(not problems)
+    return outcomes
+
+
+def main() -> int:
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    spec, _ = read_from_filename(os.path.join(ROOT, "openapi.yaml"))
+    validate(spec)  # raises, with the reason, on an invalid document
+    print("ok   openapi.yaml is a valid OpenAPI 3.1 document")
+    document = local_document()
+    config = os.path.join(WORK, "schemathesis.toml")
+    with open(config, "w") as f:
+        f.write(CONFIG)
+
+    # Logins use the document's example JWT, which only the Corbado stand-in accepts; and nothing
+    # may leave loopback.
+    if not os.environ.get("CORBADO_BACKEND_API", "").startswith("http://127.0.0.1:"):
+        raise SystemExit("CORBADO_BACKEND_API is not the local Corbado stand-in: source .local/env of a local stack without Corbado credentials")
+    stack_port = int(os.environ["LAMBDA_URL"].split(":")[2].split("/")[0])
+    allowed = [o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    if not allowed:
+        raise SystemExit("ALLOWED_ORIGINS is not set: source .local/env of a running local stack")
+    outcomes = [True] + directed(document, stack_port)
+    for p in passes(allowed[0]):
+        if p.native:
+            port, process = start_native_functions()
+            try:
+                outcomes.append(run_pass(p, document, config, port))
+            finally:
+                stop(process)
+        else:
+            outcomes.append(run_pass(p, document, config, stack_port))
+    print(f"openapi: {outcomes.count(True)} passed, {outcomes.count(False)} failed")
+    return 0 if all(outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
