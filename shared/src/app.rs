@@ -69,7 +69,7 @@ struct RequestRecord {
     token_type: Option<&'static str>,
     corbado_user_id: Option<String>,
     credential_id: Option<String>,
-    previous_session_revoked: bool,
+    presented_session_revoked: bool,
 }
 
 impl RequestRecord {
@@ -252,7 +252,7 @@ impl App {
                     token_type = record.token_type,
                     corbado_user_id = record.corbado_user_id.as_deref(),
                     credential_id = record.credential_id.as_deref(),
-                    previous_session_revoked = record.previous_session_revoked.then_some(true),
+                    presented_session_revoked = record.presented_session_revoked.then_some(true),
                     reason = error.as_ref().map(tracing::field::display),
                     $message
                 )
@@ -336,19 +336,19 @@ impl App {
             return Err(ApiError::VerificationFailed(result));
         }
 
-        // Always a fresh session (no fixation); the one the client held ends here.
-        if let Some(previous) = previous.and_then(|p| SessionToken::parse(p.token())) {
-            record.previous_session_revoked =
-                record.dynamodb(self.sessions.revoke(&previous)).await?;
-        }
+        // Always a fresh session (no fixation); the one the client held ends
+        // with it, in one transaction.
+        let previous = previous.and_then(|p| SessionToken::parse(p.token()));
+        record.presented_session_revoked = previous.is_some();
         let claims = data.claims();
+        let new = NewSession {
+            user_id: claims.webauthn_id.clone(),
+            display_name: None,
+            corbado_user_id: claims.sub.clone(),
+            credential_id: claims.credential.clone(),
+        };
         let (token, session) = record
-            .dynamodb(self.sessions.create(NewSession {
-                user_id: claims.webauthn_id.clone(),
-                display_name: None,
-                corbado_user_id: claims.sub.clone(),
-                credential_id: claims.credential.clone(),
-            }))
+            .dynamodb(self.sessions.create_replacing(new, previous.as_ref()))
             .await?;
         record.corbado_user_id = session.corbado_user_id;
         record.credential_id = session.credential_id;

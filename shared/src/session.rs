@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
@@ -28,6 +29,9 @@ pub mod attr {
     /// Corbado credential id (`cre-…`) of the passkey that opened the session.
     pub const CREDENTIAL_ID: &str = "credentialId";
 }
+
+/// Condition of every session write: never overwrite an item.
+const KEY_UNUSED: &str = "attribute_not_exists(#key)";
 
 const TOKEN_BYTES: usize = 32;
 /// Length of the unpadded base64url encoding of [`TOKEN_BYTES`].
@@ -135,6 +139,17 @@ impl SessionStore {
     /// Writes a new session under a fresh token. The write is conditional on
     /// the key being unused, so no existing item is ever overwritten.
     pub async fn create(&self, new: NewSession) -> Result<(SessionToken, Session), SessionError> {
+        self.create_replacing(new, None).await
+    }
+
+    /// [`SessionStore::create`], and when `previous` is given, deletes that
+    /// session in the same transaction: either both happen or neither, so a
+    /// failed login never leaves the client without the session it had.
+    pub async fn create_replacing(
+        &self,
+        new: NewSession,
+        previous: Option<&SessionToken>,
+    ) -> Result<(SessionToken, Session), SessionError> {
         let token = SessionToken::generate()?;
         let created_at = now_epoch_seconds();
         let session = Session {
@@ -169,17 +184,52 @@ impl SessionStore {
                 item.insert(name.to_owned(), AttributeValue::S(value.clone()));
             }
         }
-        self.client
-            .put_item()
+        let Some(previous) = previous else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(KEY_UNUSED)
+                .expression_attribute_names("#key", attr::KEY)
+                .send()
+                .await
+                .map_err(|e| match e {
+                    SdkError::ServiceError(ref se)
+                        if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                    {
+                        SessionError::Collision
+                    }
+                    other => store_error(other),
+                })?;
+            return Ok((token, session));
+        };
+        let build = |e: aws_sdk_dynamodb::error::BuildError| SessionError::Store(e.to_string());
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#key)")
+            .condition_expression(KEY_UNUSED)
             .expression_attribute_names("#key", attr::KEY)
+            .build()
+            .map_err(build)?;
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(previous.key()))
+            .build()
+            .map_err(build)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
             .send()
             .await
             .map_err(|e| match e {
                 SdkError::ServiceError(ref se)
-                    if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                    if matches!(
+                        se.err(),
+                        TransactWriteItemsError::TransactionCanceledException(c)
+                            if c.cancellation_reasons().first().and_then(|r| r.code())
+                                == Some("ConditionalCheckFailed")
+                    ) =>
                 {
                     SessionError::Collision
                 }

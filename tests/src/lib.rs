@@ -291,6 +291,31 @@ impl TestApp {
         secret_refresh: Duration,
         overrides: &[(&str, &str)],
     ) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
+        Self::start_with_dynamodb(emulators, secret_arn, secret_refresh, overrides, dynamodb).await
+    }
+
+    /// An app whose DynamoDB calls of the named operations fail before they
+    /// are sent, as when DynamoDB throttles or drops a request.
+    pub async fn start_failing_dynamodb(operations: &'static [&'static str]) -> Self {
+        let emulators = Emulators::connect().await;
+        let secret_arn = emulators.new_secret(API_SECRET).await;
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
+                .interceptor(FailOperations(operations))
+                .build(),
+        );
+        let refresh = Duration::from_secs(600);
+        Self::start_with_dynamodb(emulators, secret_arn, refresh, &[], dynamodb).await
+    }
+
+    async fn start_with_dynamodb(
+        emulators: Emulators,
+        secret_arn: String,
+        secret_refresh: Duration,
+        overrides: &[(&str, &str)],
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Self {
         let corbado = MockServer::start().await;
         let table = emulators.new_table().await;
         let config = config_with(
@@ -304,7 +329,6 @@ impl TestApp {
             &secret_arn,
         )
         .with_refresh_interval(secret_refresh);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
         let metric_lines = Arc::default();
         let app = App::from_clients(&config, dynamodb, secrets, TEST_POLICY)
             .expect("app starts")
@@ -346,11 +370,14 @@ impl TestApp {
         );
     }
 
-    /// A session as an existing login (password, SSO) would create it.
+    /// A session as an existing login (password, SSO) would create it, with a store of its own.
     pub async fn login(&self, user_id: &str, display_name: Option<&str>) -> SessionToken {
-        let (token, _) = self
-            .app
-            .sessions()
+        let store = connect_backend::SessionStore::new(
+            self.emulators.dynamodb.clone(),
+            &self.table,
+            Duration::from_secs(SESSION_TTL_SECONDS),
+        );
+        let (token, _) = store
             .create(connect_backend::NewSession {
                 user_id: user_id.into(),
                 display_name: display_name.map(Into::into),
@@ -620,20 +647,65 @@ impl aws_sdk_dynamodb::config::Intercept for CallRecorder {
     // metadata is in the bag; by serialisation it is.
     fn read_before_serialization(
         &self,
-        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
             '_,
         >,
         _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-        {
-            self.calls
-                .lock()
-                .unwrap()
-                .insert(format!("{}:{}", self.iam_prefix, metadata.name()));
+        let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+        else {
+            return Ok(());
+        };
+        let mut calls = self.calls.lock().unwrap();
+        // IAM has no TransactWriteItems action: each item needs its own action's permission.
+        let transaction = context
+            .input()
+            .downcast_ref::<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput>();
+        match transaction {
+            Some(input) => {
+                for item in input.transact_items() {
+                    for (action, present) in [
+                        ("PutItem", item.put().is_some()),
+                        ("DeleteItem", item.delete().is_some()),
+                        ("UpdateItem", item.update().is_some()),
+                        ("ConditionCheckItem", item.condition_check().is_some()),
+                    ] {
+                        if present {
+                            calls.insert(format!("{}:{action}", self.iam_prefix));
+                        }
+                    }
+                }
+            }
+            None => {
+                calls.insert(format!("{}:{}", self.iam_prefix, metadata.name()));
+            }
         }
         Ok(())
+    }
+}
+
+/// Fails the named DynamoDB operations before they are sent.
+#[derive(Debug)]
+struct FailOperations(&'static [&'static str]);
+
+impl aws_sdk_dynamodb::config::Intercept for FailOperations {
+    fn name(&self) -> &'static str {
+        "FailOperations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        match cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            Some(metadata) if self.0.contains(&metadata.name()) => {
+                Err(format!("injected failure of {}", metadata.name()).into())
+            }
+            _ => Ok(()),
+        }
     }
 }
 

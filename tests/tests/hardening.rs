@@ -187,6 +187,22 @@ async fn logins_from_other_origins_are_refused_and_write_nothing() {
 }
 
 #[tokio::test]
+async fn a_login_whose_session_write_fails_keeps_the_session_presented() {
+    // DeleteItem alone still works: a revoke that ran apart from the write would go through.
+    let t = TestApp::start_failing_dynamodb(&["PutItem", "TransactWriteItems"]).await;
+    let held = t.login("user-42", None).await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
+
+    let reply = t.invoke(VERIFY, verify_event(&jwt).session(&held)).await;
+    reply.assert_error(500, "internal_error");
+    assert!(
+        t.app.sessions().find(&held).await.unwrap().is_some(),
+        "the session the client held survives the failed login"
+    );
+    assert_eq!(t.items().await.len(), 1, "nothing was written");
+}
+
+#[tokio::test]
 async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
     let t = TestApp::start().await;
     let old = t.login("user-42", None).await;

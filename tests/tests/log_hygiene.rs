@@ -151,7 +151,7 @@ async fn no_secret_reaches_the_logs_on_any_path() {
     // The capture saw the interesting events, so its silence about secrets means something.
     for expected in [
         "request completed",
-        "\"previous_session_revoked\":true",
+        "\"presented_session_revoked\":true",
         "Corbado rejected the API secret",
         "Corbado call failed; retrying",
         "\"code\":\"invalid_signature\"",

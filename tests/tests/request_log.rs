@@ -89,7 +89,7 @@ async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_late
     assert_eq!(login["code"], "ok");
     assert_eq!(login["corbado_user_id"], "usr-676138078732345317");
     assert_eq!(login["credential_id"], "cre-13566630052040460774");
-    assert_eq!(login["previous_session_revoked"], true);
+    assert_eq!(login["presented_session_revoked"], true);
     let failed = &lines[2];
     assert_eq!(failed["message"], "request failed");
     assert_eq!(failed["code"], "upstream_error");
