@@ -221,6 +221,9 @@ impl CorbadoClient {
         let http = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.attempt_timeout)
+            // The Backend API never redirects; one that did is an error, not a new
+            // destination for the API secret. (It also spares a URL parse per call.)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!(
                 "corbado-connect-lambda/",
                 env!("CARGO_PKG_VERSION")

@@ -300,6 +300,29 @@ async fn client_errors_from_corbado_are_not_retried() {
         .assert_error(502, "upstream_error");
 }
 
+#[tokio::test]
+async fn a_redirect_from_corbado_is_not_followed() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    Mock::given(path("/v2/connectTokens"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/elsewhere", t.corbado.uri())),
+        )
+        .expect(1)
+        .mount(&t.corbado)
+        .await;
+    // The API secret must not travel to wherever a redirect points.
+    Mock::given(path("/elsewhere"))
+        .respond_with(connect_token_rsp(Some("ctk1_elsewhere")))
+        .expect(0)
+        .mount(&t.corbado)
+        .await;
+    t.invoke(CREATE, list_event().session(&session))
+        .await
+        .assert_error(502, "upstream_error");
+}
+
 // --- Hostile requests --------------------------------------------------------------
 
 #[tokio::test]
