@@ -7,16 +7,25 @@
 #                              plus the arm64 bootstrap sizes (cargo lambda build)
 #   scripts/bench.sh --smoke   debug build, 2 cold starts, 30 warm invocations
 #   BENCH_ARM64=0 scripts/bench.sh   release figures without the arm64 build
-#                              (scripts/test.sh runs this, so the benchmark cannot rot)
+#                              (scripts/test.sh runs --smoke, so the benchmark cannot rot)
+#   scripts/bench.sh --instructions  user-space instructions per warm invocation and where
+#                              they go, from callgrind (valgrind): unlike CPU time, the same on
+#                              every run. Release build with line tables in target/profiling.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap stop_all EXIT
 
-smoke=false
+smoke=false instructions=false
 [ "${1:-}" = "--smoke" ] && smoke=true
+[ "${1:-}" = "--instructions" ] && instructions=true
 install_dev_tools
 cd "$ROOT"
-if $smoke; then
+if $instructions; then
+  command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgrind)"
+  cargo build --quiet --release -p connect-tools
+  CARGO_TARGET_DIR=target/profiling CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+    cargo build --quiet --release -p create-connect-token -p verify-signed-passkey-data
+elif $smoke; then
   profile=debug cold=2 warm=30
   cargo build --quiet --workspace --bins
 else
@@ -34,6 +43,35 @@ standin_port=$(free_port)
 export CORBADO_PROJECT_ID=pro-1234567890
 start_corbado_standin "$standin_port" corbado1_bench_secret 2>/dev/null
 export CORBADO_BACKEND_API="http://127.0.0.1:$standin_port/v2" STANDIN_API_SECRET=corbado1_bench_secret
+
+if $instructions; then
+  # Each function runs under callgrind behind a wrapper that the harness kills at the end of a
+  # run; callgrind itself stops and writes its profile when the runtime API goes away.
+  out="$STATE/callgrind" few=100 many=600 valgrind=$(command -v valgrind)
+  rm -rf "$out" && mkdir -p "$out/bin"
+  for warm in $few $many; do
+    for bin in create-connect-token verify-signed-passkey-data; do
+      printf '#!/bin/sh\n%s --tool=callgrind --callgrind-out-file=%s/%s.%s.%%p.out %s/target/profiling/release/%s 2>>%s/valgrind.log &\nwait\n' \
+        "$valgrind" "$out" "$bin" "$warm" "$ROOT" "$bin" "$out" >"$out/bin/$bin"
+      chmod +x "$out/bin/$bin"
+    done
+    log "callgrind: 1 cold start, $warm warm invocations per function"
+    target/release/lambda-bench --bin-dir "$out/bin" --cold-starts 1 --warm "$warm" >/dev/null
+    # Until every callgrind of this run has written its profile and exited.
+    for _ in $(seq 1 120); do
+      pgrep -f "callgrind-out-file=$out" >/dev/null || break
+      sleep 0.5
+    done
+  done
+  echo "| function | part | instructions per warm invocation | share |"
+  echo "| --- | --- | --- | --- |"
+  for bin in create-connect-token verify-signed-passkey-data; do
+    # The larger profile of each run is the warm process (the other is the cold start).
+    "$VENV/bin/python" "$ROOT/scripts/callgrind_per_invocation.py" "$bin" \
+      "$(ls -S "$out/$bin.$few."*.out | head -n1)" "$(ls -S "$out/$bin.$many."*.out | head -n1)" "$few" "$many"
+  done
+  exit 0
+fi
 
 log "benchmark ($profile build, $cold cold starts, $warm warm invocations, $(nproc) cores)"
 "target/$profile/lambda-bench" --bin-dir "target/$profile" --cold-starts "$cold" --warm "$warm"
