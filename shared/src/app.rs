@@ -16,7 +16,7 @@ use crate::config::{Config, ConfigError};
 use crate::corbado::{
     CallPolicy, ConnectTokenRequest, ConnectTokenType, CorbadoClient, VerificationResult,
 };
-use crate::metrics::{self, millis, Endpoint, Metrics, MetricsSink, RequestOutcome};
+use crate::metrics::{self, millis, Metrics, MetricsSink, RequestOutcome};
 use crate::secret::SecretCache;
 use crate::session::{NewSession, SessionStore, SessionToken};
 use crate::signed_data::SignedPasskeyData;
@@ -49,6 +49,25 @@ pub async fn aws_sdk_config() -> SdkConfig {
 impl std::fmt::Debug for InitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The two endpoints this crate serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /auth/createConnectToken`
+    CreateConnectToken,
+    /// `POST /auth/verifySignedPasskeyData`
+    VerifySignedPasskeyData,
+}
+
+impl Endpoint {
+    /// The route's last segment; the `Endpoint` of logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateConnectToken => "createConnectToken",
+            Self::VerifySignedPasskeyData => "verifySignedPasskeyData",
+        }
     }
 }
 

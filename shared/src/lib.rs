@@ -15,7 +15,7 @@ pub mod secret;
 pub mod session;
 pub mod signed_data;
 
-pub use app::{aws_sdk_config, App, InitError};
+pub use app::{aws_sdk_config, App, Endpoint, InitError};
 pub use config::Config;
 pub use corbado::{CallPolicy, CorbadoClient};
 pub use secret::SecretCache;

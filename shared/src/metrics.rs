@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::Endpoint;
+
 pub const DEFAULT_NAMESPACE: &str = "CorbadoConnect";
 
 /// Metric and dimension names, shared with the deployment template's alarms.
@@ -29,22 +31,6 @@ pub mod names {
 
 /// The `Code` dimension of a successful request.
 pub const CODE_OK: &str = "ok";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    CreateConnectToken,
-    VerifySignedPasskeyData,
-}
-
-impl Endpoint {
-    /// The `Endpoint` dimension: the route's last segment.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateConnectToken => "createConnectToken",
-            Self::VerifySignedPasskeyData => "verifySignedPasskeyData",
-        }
-    }
-}
 
 /// What one request did, as metrics see it.
 pub struct RequestOutcome<'a> {

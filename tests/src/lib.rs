@@ -120,21 +120,16 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
-#[derive(Clone, Copy, Debug)]
-pub enum Endpoint {
-    CreateConnectToken,
-    VerifySignedPasskeyData,
-}
+pub use connect_backend::Endpoint;
 
-impl Endpoint {
-    fn event_file(self) -> &'static str {
-        match self {
-            Self::CreateConnectToken => {
-                include_str!("../../events/create-connect-token/passkey-list.json")
-            }
-            Self::VerifySignedPasskeyData => {
-                include_str!("../../events/verify-signed-passkey-data/valid.json")
-            }
+/// The event in `events/` that tests of `endpoint` start from.
+fn event_file(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::CreateConnectToken => {
+            include_str!("../../events/create-connect-token/passkey-list.json")
+        }
+        Endpoint::VerifySignedPasskeyData => {
+            include_str!("../../events/verify-signed-passkey-data/valid.json")
         }
     }
 }
@@ -146,7 +141,7 @@ pub struct Event(pub Value);
 impl Event {
     pub fn new(endpoint: Endpoint, body: &str) -> Self {
         let mut event: Value =
-            serde_json::from_str(endpoint.event_file()).expect("event file is JSON");
+            serde_json::from_str(event_file(endpoint)).expect("event file is JSON");
         let object = event.as_object_mut().unwrap();
         object.remove("cookies");
         object["body"] = json!(body);

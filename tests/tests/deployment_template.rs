@@ -217,13 +217,10 @@ fn the_corbado_alarm_watches_the_metric_both_functions_publish() {
         assert_eq!(dimensions[0]["Name"], metrics::names::ENDPOINT);
         endpoints.insert(dimensions[0]["Value"].as_str().unwrap().to_owned());
     }
-    let published: BTreeSet<String> = [
-        metrics::Endpoint::CreateConnectToken,
-        metrics::Endpoint::VerifySignedPasskeyData,
-    ]
-    .iter()
-    .map(|e| e.as_str().to_owned())
-    .collect();
+    let published: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|f| f.endpoint.as_str().to_owned())
+        .collect();
     assert_eq!(endpoints, published);
 }
 
