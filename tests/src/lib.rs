@@ -134,9 +134,12 @@ fn event_file(endpoint: Endpoint) -> &'static str {
     }
 }
 
-/// An API Gateway HTTP API (payload 2.0) event, starting from the files in `events/`.
+/// An API Gateway HTTP API (payload 2.0) event for one endpoint, starting from the files in `events/`.
 #[derive(Clone)]
-pub struct Event(pub Value);
+pub struct Event {
+    endpoint: Endpoint,
+    pub json: Value,
+}
 
 impl Event {
     pub fn new(endpoint: Endpoint, body: &str) -> Self {
@@ -146,7 +149,10 @@ impl Event {
         object.remove("cookies");
         object["body"] = json!(body);
         object["headers"]["content-length"] = json!(body.len().to_string());
-        Self(event)
+        Self {
+            endpoint,
+            json: event,
+        }
     }
 
     pub fn json(endpoint: Endpoint, body: &Value) -> Self {
@@ -155,7 +161,7 @@ impl Event {
 
     /// API Gateway passes each cookie of the request as one entry of `cookies`.
     pub fn cookie(mut self, cookie: &str) -> Self {
-        let object = self.0.as_object_mut().unwrap();
+        let object = self.json.as_object_mut().unwrap();
         object
             .entry("cookies")
             .or_insert_with(|| json!([]))
@@ -170,23 +176,23 @@ impl Event {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.0["headers"][name] = json!(value);
+        self.json["headers"][name] = json!(value);
         self
     }
 
     pub fn without_header(mut self, name: &str) -> Self {
-        self.0["headers"].as_object_mut().unwrap().remove(name);
+        self.json["headers"].as_object_mut().unwrap().remove(name);
         self
     }
 
     pub fn method(mut self, method: &str) -> Self {
-        self.0["requestContext"]["http"]["method"] = json!(method);
+        self.json["requestContext"]["http"]["method"] = json!(method);
         self
     }
 
     pub fn base64_body(mut self, bytes: &[u8]) -> Self {
-        self.0["body"] = json!(STANDARD.encode(bytes));
-        self.0["isBase64Encoded"] = json!(true);
+        self.json["body"] = json!(STANDARD.encode(bytes));
+        self.json["isBase64Encoded"] = json!(true);
         self
     }
 }
@@ -348,8 +354,8 @@ impl TestApp {
             .collect()
     }
 
-    pub async fn invoke(&self, endpoint: Endpoint, event: Event) -> Reply {
-        invoke(&self.app, endpoint, event).await
+    pub async fn invoke(&self, event: Event) -> Reply {
+        invoke(&self.app, event).await
     }
 
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
@@ -461,9 +467,10 @@ pub fn config_with(
 
 /// Runs the event through lambda_http's own API Gateway adapter, exactly as
 /// the runtime does, and returns the response JSON API Gateway would get.
-pub async fn invoke(app: &App, endpoint: Endpoint, event: Event) -> Reply {
+pub async fn invoke(app: &App, event: Event) -> Reply {
+    let endpoint = event.endpoint;
     let request: LambdaRequest =
-        serde_json::from_value(event.0).expect("a valid API Gateway event");
+        serde_json::from_value(event.json).expect("a valid API Gateway event");
     let handler = service_fn(|request: Request| async move {
         Ok::<_, Infallible>(match endpoint {
             Endpoint::CreateConnectToken => app.create_connect_token(request).await,

@@ -98,7 +98,6 @@ async fn both_flows_send_requests_that_corbado_s_spec_accepts() {
     let jwt = signed_passkey_data(login_claims("user-42"));
     let login = invoke(
         &app,
-        VERIFY,
         Event::json(VERIFY, &json!({"signedPasskeyData": jwt})),
     )
     .await;
@@ -112,7 +111,6 @@ async fn both_flows_send_requests_that_corbado_s_spec_accepts() {
     for token_type in ["passkey-append", "passkey-list", "passkey-delete"] {
         let reply = invoke(
             &app,
-            CREATE,
             Event::json(CREATE, &json!({"type": token_type})).cookie(&cookie),
         )
         .await;

@@ -35,9 +35,7 @@ async fn each_token_type_sends_the_data_shape_the_spec_defines() {
             1,
         )
         .await;
-        let reply = t
-            .invoke(CREATE, create_event(token_type).session(&session))
-            .await;
+        let reply = t.invoke(create_event(token_type).session(&session)).await;
         assert_eq!(reply.status, 200, "{token_type}: {:?}", reply.raw);
         assert_eq!(reply.body, json!({"connectToken": secret}));
         assert_eq!(reply.headers["content-type"], "application/json");
@@ -58,7 +56,7 @@ async fn append_uses_the_user_id_as_display_name_when_none_is_known() {
     )
     .await;
     let reply = t
-        .invoke(CREATE, create_event("passkey-append").session(&session))
+        .invoke(create_event("passkey-append").session(&session))
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.raw);
 }
@@ -78,7 +76,7 @@ async fn the_session_cookie_is_found_among_other_cookies() {
         .cookie("theme=dark")
         .session(&session)
         .cookie("_ga=GA1.2.3");
-    assert_eq!(t.invoke(CREATE, event).await.status, 200);
+    assert_eq!(t.invoke(event).await.status, 200);
 }
 
 #[tokio::test]
@@ -86,33 +84,30 @@ async fn requests_without_a_live_session_are_401s_and_corbado_is_not_called() {
     let t = TestApp::start().await;
     t.expect_no_corbado_call().await;
 
-    let no_cookie = t.invoke(CREATE, create_event("passkey-list")).await;
+    let no_cookie = t.invoke(create_event("passkey-list")).await;
     no_cookie.assert_error(401, "session_required");
     let other_cookie_only = t
-        .invoke(CREATE, create_event("passkey-list").cookie("theme=dark"))
+        .invoke(create_event("passkey-list").cookie("theme=dark"))
         .await;
     other_cookie_only.assert_error(401, "session_required");
 
     for value in ["", "garbage", "AAAA", &"A".repeat(44)] {
         let reply = t
-            .invoke(
-                CREATE,
-                create_event("passkey-list").cookie(&format!("{COOKIE_NAME}={value}")),
-            )
+            .invoke(create_event("passkey-list").cookie(&format!("{COOKIE_NAME}={value}")))
             .await;
         reply.assert_error(401, "session_invalid");
     }
 
     // Well-formed, but never issued.
     let unknown = connect_backend::SessionToken::generate().unwrap();
-    t.invoke(CREATE, create_event("passkey-list").session(&unknown))
+    t.invoke(create_event("passkey-list").session(&unknown))
         .await
         .assert_error(401, "session_invalid");
 
     // Revoked.
     let revoked = t.login("user-42", None).await;
     assert!(t.app.sessions().revoke(&revoked).await.unwrap());
-    t.invoke(CREATE, create_event("passkey-list").session(&revoked))
+    t.invoke(create_event("passkey-list").session(&revoked))
         .await
         .assert_error(401, "session_invalid");
 }
@@ -141,7 +136,7 @@ async fn an_expired_session_is_refused_even_while_dynamodb_still_holds_it() {
         .send()
         .await
         .unwrap();
-    t.invoke(CREATE, create_event("passkey-list").session(&token))
+    t.invoke(create_event("passkey-list").session(&token))
         .await
         .assert_error(401, "session_invalid");
 }
@@ -202,7 +197,7 @@ async fn bad_requests_get_clear_json_errors() {
         ),
     ];
     for (name, event, status, code) in cases {
-        let reply = t.invoke(CREATE, event.session(&session)).await;
+        let reply = t.invoke(event.session(&session)).await;
         reply.assert_case_error(name, status, code);
     }
 }
@@ -250,9 +245,7 @@ async fn corbado_failures_are_502_or_504_and_hide_corbado_s_message() {
             attempts,
         )
         .await;
-        let reply = t
-            .invoke(CREATE, create_event(token_type).session(&session))
-            .await;
+        let reply = t.invoke(create_event(token_type).session(&session)).await;
         reply.assert_error(status, code);
         assert!(!reply.raw.to_string().contains("CORBADO-INTERNAL"));
     }
@@ -269,7 +262,7 @@ async fn a_hanging_corbado_is_a_504() {
         1,
     )
     .await;
-    t.invoke(CREATE, create_event("passkey-list").session(&session))
+    t.invoke(create_event("passkey-list").session(&session))
         .await
         .assert_error(504, "upstream_timeout");
 }
@@ -285,7 +278,7 @@ async fn an_empty_secret_from_corbado_is_unusable() {
         1,
     )
     .await;
-    t.invoke(CREATE, create_event("passkey-list").session(&session))
+    t.invoke(create_event("passkey-list").session(&session))
         .await
         .assert_error(502, "upstream_error");
 }

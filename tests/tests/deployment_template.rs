@@ -357,7 +357,7 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
                 Event::json(f.endpoint, &json!({"signedPasskeyData": "not-a-jwt"})),
             ],
         };
-        let statuses: Vec<u16> = statuses_of(&app, f.endpoint, events).await;
+        let statuses: Vec<u16> = statuses_of(&app, events).await;
         assert_eq!(statuses[0], 200, "{}", f.logical_id);
 
         let called: BTreeSet<String> = dynamodb_calls
@@ -378,14 +378,10 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
     }
 }
 
-async fn statuses_of(
-    app: &connect_backend::App,
-    endpoint: Endpoint,
-    events: Vec<Event>,
-) -> Vec<u16> {
+async fn statuses_of(app: &connect_backend::App, events: Vec<Event>) -> Vec<u16> {
     let mut statuses = Vec::new();
     for event in events {
-        statuses.push(invoke(app, endpoint, event).await.status);
+        statuses.push(invoke(app, event).await.status);
     }
     statuses
 }

@@ -40,13 +40,13 @@ async fn native_sessions_are_refused_while_disabled() {
         VERIFY,
         &json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
     );
-    t.invoke(VERIFY, body_delivery)
+    t.invoke(body_delivery)
         .await
         .assert_error(400, "native_sessions_disabled");
 
     let session = t.login("user-42", None).await;
     let bearer = list_event().header("authorization", &format!("Bearer {}", session.expose()));
-    t.invoke(CREATE, bearer)
+    t.invoke(bearer)
         .await
         .assert_error(400, "native_sessions_disabled");
     assert_eq!(t.items().await.len(), 1, "only the login's session");
@@ -63,7 +63,7 @@ async fn native_apps_get_the_token_in_the_body_and_send_it_as_bearer() {
         &json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
     )
     .without_header("origin");
-    let login = t.invoke(VERIFY, event).await;
+    let login = t.invoke(event).await;
     assert_eq!(login.status, 200, "{:?}", login.raw);
     assert!(login.cookies.is_empty(), "body delivery sets no cookie");
     let token = login.body["sessionToken"].as_str().unwrap().to_owned();
@@ -76,7 +76,6 @@ async fn native_apps_get_the_token_in_the_body_and_send_it_as_bearer() {
 
     let reply = t
         .invoke(
-            CREATE,
             list_event()
                 .without_header("origin")
                 .header("authorization", &format!("Bearer {token}")),
@@ -91,24 +90,18 @@ async fn bearer_tokens_are_checked_like_cookies() {
     let t = TestApp::start_native().await;
     t.expect_no_corbado_call().await;
     for value in ["Bearer ", "Bearer garbage", "bearer AAAA"] {
-        t.invoke(CREATE, list_event().header("authorization", value))
+        t.invoke(list_event().header("authorization", value))
             .await
             .assert_error(401, "session_invalid");
     }
     let unknown = connect_backend::SessionToken::generate().unwrap();
-    t.invoke(
-        CREATE,
-        list_event().header("authorization", &format!("Bearer {}", unknown.expose())),
-    )
-    .await
-    .assert_error(401, "session_invalid");
+    t.invoke(list_event().header("authorization", &format!("Bearer {}", unknown.expose())))
+        .await
+        .assert_error(401, "session_invalid");
     // Another scheme is not ours: the request simply has no session.
-    t.invoke(
-        CREATE,
-        list_event().header("authorization", "Basic dXNlcjpwYXNz"),
-    )
-    .await
-    .assert_error(401, "session_required");
+    t.invoke(list_event().header("authorization", "Basic dXNlcjpwYXNz"))
+        .await
+        .assert_error(401, "session_required");
 }
 
 #[tokio::test]
@@ -121,9 +114,7 @@ async fn an_unknown_session_delivery_is_a_400() {
             VERIFY,
             &json!({"signedPasskeyData": jwt, "sessionDelivery": delivery}),
         );
-        t.invoke(VERIFY, event)
-            .await
-            .assert_error(400, "invalid_request");
+        t.invoke(event).await.assert_error(400, "invalid_request");
     }
     t.assert_table_empty().await;
 }
@@ -142,10 +133,7 @@ async fn cookie_requests_from_other_origins_are_refused() {
         "http://app.example.com",
     ] {
         let reply = t
-            .invoke(
-                CREATE,
-                list_event().session(&session).header("origin", origin),
-            )
+            .invoke(list_event().session(&session).header("origin", origin))
             .await;
         reply.assert_error(403, "origin_not_allowed");
     }
@@ -157,7 +145,7 @@ async fn cookie_requests_from_other_origins_are_refused() {
             .header("origin", "http://localhost:3000"),
         list_event().session(&session).without_header("origin"),
     ] {
-        assert_eq!(t.invoke(CREATE, event).await.status, 200);
+        assert_eq!(t.invoke(event).await.status, 200);
     }
 }
 
@@ -169,7 +157,7 @@ async fn bearer_requests_are_not_subject_to_the_origin_check() {
     let event = list_event()
         .header("origin", "https://evil.example")
         .header("authorization", &format!("Bearer {}", session.expose()));
-    assert_eq!(t.invoke(CREATE, event).await.status, 200);
+    assert_eq!(t.invoke(event).await.status, 200);
 }
 
 #[tokio::test]
@@ -177,12 +165,9 @@ async fn logins_from_other_origins_are_refused_and_write_nothing() {
     let t = TestApp::start().await;
     t.expect_no_corbado_call().await;
     let jwt = signed_passkey_data(login_claims("attacker"));
-    t.invoke(
-        VERIFY,
-        verify_event(&jwt).header("origin", "https://evil.example"),
-    )
-    .await
-    .assert_error(403, "origin_not_allowed");
+    t.invoke(verify_event(&jwt).header("origin", "https://evil.example"))
+        .await
+        .assert_error(403, "origin_not_allowed");
     t.assert_table_empty().await;
 }
 
@@ -193,7 +178,7 @@ async fn a_login_whose_session_write_fails_keeps_the_session_presented() {
     let held = t.login("user-42", None).await;
     let jwt = t.expect_verification("user-42", "success", 1).await;
 
-    let reply = t.invoke(VERIFY, verify_event(&jwt).session(&held)).await;
+    let reply = t.invoke(verify_event(&jwt).session(&held)).await;
     reply.assert_error(500, "internal_error");
     assert!(
         t.app.sessions().find(&held).await.unwrap().is_some(),
@@ -209,7 +194,7 @@ async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
     let other_user = t.login("someone-else", None).await;
     let jwt = t.expect_verification("user-42", "success", 1).await;
 
-    let reply = t.invoke(VERIFY, verify_event(&jwt).session(&old)).await;
+    let reply = t.invoke(verify_event(&jwt).session(&old)).await;
     assert_eq!(reply.status, 200, "{:?}", reply.raw);
     let (_, new_token, _) = parse_set_cookie(&reply.cookies[0]);
     assert_ne!(new_token, old.expose());
@@ -235,7 +220,7 @@ async fn a_login_always_issues_a_fresh_session_and_revokes_the_one_presented() {
     // A stale or foreign cookie is no obstacle to logging in.
     let jwt = t.expect_verification("user-7", "success", 1).await;
     let stale = verify_event(&jwt).cookie(&format!("{COOKIE_NAME}=not-a-token"));
-    assert_eq!(t.invoke(VERIFY, stale).await.status, 200);
+    assert_eq!(t.invoke(stale).await.status, 200);
 }
 
 #[tokio::test]
@@ -245,7 +230,7 @@ async fn a_failed_login_leaves_the_presented_session_alone() {
     let jwt = t
         .expect_verification("user-42", "invalid_signature", 1)
         .await;
-    t.invoke(VERIFY, verify_event(&jwt).session(&old))
+    t.invoke(verify_event(&jwt).session(&old))
         .await
         .assert_error(401, "invalid_signature");
     assert!(t.app.sessions().find(&old).await.unwrap().is_some());
@@ -264,7 +249,7 @@ async fn corbado_429_and_5xx_are_retried_then_succeed() {
             .mount(&t.corbado)
             .await;
         let jwt = t.expect_verification("user-42", "success", 1).await;
-        let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+        let reply = t.invoke(verify_event(&jwt)).await;
         assert_eq!(reply.status, 200, "{status}: {:?}", reply.raw);
         t.corbado.verify().await;
         assert_eq!(t.items().await.len(), 1);
@@ -280,7 +265,7 @@ async fn retries_are_bounded_then_the_answer_is_a_502() {
         .mount(&t.corbado)
         .await;
     let jwt = signed_passkey_data(login_claims("user-42"));
-    t.invoke(VERIFY, verify_event(&jwt))
+    t.invoke(verify_event(&jwt))
         .await
         .assert_error(502, "upstream_error");
     t.assert_table_empty().await;
@@ -295,7 +280,7 @@ async fn client_errors_from_corbado_are_not_retried() {
         .expect(1)
         .mount(&t.corbado)
         .await;
-    t.invoke(CREATE, list_event().session(&session))
+    t.invoke(list_event().session(&session))
         .await
         .assert_error(502, "upstream_error");
 }
@@ -318,7 +303,7 @@ async fn a_redirect_from_corbado_is_not_followed() {
         .expect(0)
         .mount(&t.corbado)
         .await;
-    t.invoke(CREATE, list_event().session(&session))
+    t.invoke(list_event().session(&session))
         .await
         .assert_error(502, "upstream_error");
 }
@@ -334,17 +319,15 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let deep_object = format!("{}1{}", "{\"a\":".repeat(2000), "}".repeat(2000));
     let huge_cookie = format!("{COOKIE_NAME}={}", "A".repeat(8000));
-    let cases: Vec<(&str, Endpoint, Event, u16, &str)> = vec![
+    let cases: Vec<(&str, Event, u16, &str)> = vec![
         (
             "huge body",
-            VERIFY,
             Event::new(VERIFY, &"x".repeat(1 << 20)),
             413,
             "payload_too_large",
         ),
         (
             "huge base64 body",
-            VERIFY,
             Event::new(VERIFY, "").base64_body(&vec![b' '; 100_000]),
             413,
             "payload_too_large",
@@ -352,35 +335,30 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         // Deep nesting is parsed without recursion (no stack overflow): valid JSON, wrong shape.
         (
             "deep array",
-            VERIFY,
             Event::new(VERIFY, &deep),
             400,
             "invalid_request",
         ),
         (
             "deep object",
-            CREATE,
             Event::new(CREATE, &deep_object).session(&session),
             400,
             "invalid_request",
         ),
         (
             "number for string",
-            CREATE,
             Event::json(CREATE, &json!({"type": 1})).session(&session),
             400,
             "invalid_request",
         ),
         (
             "object for string",
-            VERIFY,
             Event::json(VERIFY, &json!({"signedPasskeyData": {"a": 1}})),
             400,
             "invalid_request",
         ),
         (
             "duplicate key",
-            CREATE,
             Event::new(CREATE, r#"{"type":"passkey-list","type":"passkey-append"}"#)
                 .session(&session),
             400,
@@ -388,7 +366,6 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         ),
         (
             "invalid UTF-8",
-            CREATE,
             Event::new(CREATE, "")
                 .base64_body(b"{\"type\":\"passkey-\xc3\x28\"}")
                 .session(&session),
@@ -397,28 +374,24 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         ),
         (
             "NUL in string",
-            VERIFY,
             Event::new(VERIFY, "{\"signedPasskeyData\":\"a.b.c\\u0000\"}"),
             400,
             "invalid_signed_passkey_data",
         ),
         (
             "trailing garbage",
-            VERIFY,
             Event::new(VERIFY, &format!("{{\"signedPasskeyData\":\"{jwt}\"}} x")),
             400,
             "malformed_json",
         ),
         (
             "JSON string body",
-            VERIFY,
             Event::new(VERIFY, "\"hello\""),
             400,
             "invalid_request",
         ),
         (
             "JSON with BOM",
-            VERIFY,
             Event::new(
                 VERIFY,
                 &format!("\u{feff}{{\"signedPasskeyData\":\"{jwt}\"}}"),
@@ -428,7 +401,6 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         ),
         (
             "oversized cookie",
-            CREATE,
             list_event().cookie(&huge_cookie),
             401,
             "session_invalid",
@@ -436,35 +408,30 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         // lambda_http drops a cookie header that is not a valid header value.
         (
             "cookie with CRLF",
-            CREATE,
             list_event().cookie(&format!("{COOKIE_NAME}=abc\r\nSet-Cookie: x=y")),
             401,
             "session_required",
         ),
         (
             "empty cookie value",
-            CREATE,
             list_event().cookie(&format!("{COOKIE_NAME}=")),
             401,
             "session_invalid",
         ),
         (
             "cookie without value",
-            CREATE,
             list_event().cookie(COOKIE_NAME),
             401,
             "session_required",
         ),
         (
             "token with spaces",
-            CREATE,
             list_event().cookie(&format!("{COOKIE_NAME}= {} ", "A".repeat(41))),
             401,
             "session_invalid",
         ),
         (
             "JSON lookalike type",
-            VERIFY,
             Event::json(VERIFY, &json!({"signedPasskeyData": jwt}))
                 .header("content-type", "application/jsonp"),
             415,
@@ -472,14 +439,13 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         ),
         (
             "DELETE",
-            CREATE,
             list_event().session(&session).method("DELETE"),
             405,
             "method_not_allowed",
         ),
     ];
-    for (name, endpoint, event, status, code) in cases {
-        let reply = t.invoke(endpoint, event).await;
+    for (name, event, status, code) in cases {
+        let reply = t.invoke(event).await;
         reply.assert_case_error(name, status, code);
         assert!(
             reply.headers.get("set-cookie").is_none()
@@ -499,11 +465,11 @@ async fn with_two_session_cookies_the_first_one_counts() {
     let first_good = list_event()
         .session(&good)
         .cookie(&format!("{COOKIE_NAME}=stale"));
-    assert_eq!(t.invoke(CREATE, first_good).await.status, 200);
+    assert_eq!(t.invoke(first_good).await.status, 200);
     let first_stale = list_event()
         .cookie(&format!("{COOKIE_NAME}=stale"))
         .session(&good);
-    t.invoke(CREATE, first_stale)
+    t.invoke(first_stale)
         .await
         .assert_error(401, "session_invalid");
 }

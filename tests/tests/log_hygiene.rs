@@ -52,19 +52,15 @@ async fn no_secret_reaches_the_logs_on_any_path() {
         .await;
 
     let cookie_login = t
-        .invoke(
+        .invoke(Event::json(
             Endpoint::VerifySignedPasskeyData,
-            Event::json(
-                Endpoint::VerifySignedPasskeyData,
-                &json!({"signedPasskeyData": jwt}),
-            ),
-        )
+            &json!({"signedPasskeyData": jwt}),
+        ))
         .await;
     assert_eq!(cookie_login.status, 200);
     let (_, cookie_token, _) = parse_set_cookie(&cookie_login.cookies[0]);
     let body_login = t
         .invoke(
-            Endpoint::VerifySignedPasskeyData,
             Event::json(
                 Endpoint::VerifySignedPasskeyData,
                 &json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
@@ -75,13 +71,10 @@ async fn no_secret_reaches_the_logs_on_any_path() {
     assert_eq!(body_login.status, 200);
     let body_token = body_login.body["sessionToken"].as_str().unwrap().to_owned();
     let failed = t
-        .invoke(
+        .invoke(Event::json(
             Endpoint::VerifySignedPasskeyData,
-            Event::json(
-                Endpoint::VerifySignedPasskeyData,
-                &json!({"signedPasskeyData": failing_jwt}),
-            ),
-        )
+            &json!({"signedPasskeyData": failing_jwt}),
+        ))
         .await;
     assert_eq!(failed.status, 401);
     secrets.extend([cookie_token, body_token.clone()]);
@@ -108,7 +101,6 @@ async fn no_secret_reaches_the_logs_on_any_path() {
     let bearer = format!("Bearer {body_token}");
     let created = t
         .invoke(
-            Endpoint::CreateConnectToken,
             Event::json(
                 Endpoint::CreateConnectToken,
                 &json!({"type": "passkey-list"}),
@@ -119,7 +111,6 @@ async fn no_secret_reaches_the_logs_on_any_path() {
     assert_eq!(created.status, 200, "{:?}", created.raw);
     let upstream_failure = t
         .invoke(
-            Endpoint::CreateConnectToken,
             Event::json(
                 Endpoint::CreateConnectToken,
                 &json!({"type": "passkey-append"}),
@@ -132,7 +123,6 @@ async fn no_secret_reaches_the_logs_on_any_path() {
     secrets.push(unknown.expose().to_owned());
     let refused = t
         .invoke(
-            Endpoint::CreateConnectToken,
             Event::json(
                 Endpoint::CreateConnectToken,
                 &json!({"type": "passkey-list"}),

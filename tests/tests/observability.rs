@@ -68,13 +68,10 @@ async fn every_request_publishes_one_metric_record_with_its_outcome() {
     let t = app().await;
     let jwt = t.expect_verification("user-7", "success", 1).await;
     let login = t
-        .invoke(
+        .invoke(Event::json(
             Endpoint::VerifySignedPasskeyData,
-            Event::json(
-                Endpoint::VerifySignedPasskeyData,
-                &json!({"signedPasskeyData": jwt}),
-            ),
-        )
+            &json!({"signedPasskeyData": jwt}),
+        ))
         .await;
     assert_eq!(login.status, 200);
     let session = t.login("user-7", None).await;
@@ -87,7 +84,6 @@ async fn every_request_publishes_one_metric_record_with_its_outcome() {
     .await;
     let token = t
         .invoke(
-            Endpoint::CreateConnectToken,
             Event::json(
                 Endpoint::CreateConnectToken,
                 &json!({"type": "passkey-list"}),
@@ -97,26 +93,20 @@ async fn every_request_publishes_one_metric_record_with_its_outcome() {
         .await;
     assert_eq!(token.status, 200);
     let refused = t
-        .invoke(
+        .invoke(Event::json(
             Endpoint::CreateConnectToken,
-            Event::json(
-                Endpoint::CreateConnectToken,
-                &json!({"type": "passkey-list"}),
-            ),
-        )
+            &json!({"type": "passkey-list"}),
+        ))
         .await;
     refused.assert_error(401, "session_required");
     let rejected_jwt = t
         .expect_verification("user-8", "invalid_signature", 1)
         .await;
     let rejected = t
-        .invoke(
+        .invoke(Event::json(
             Endpoint::VerifySignedPasskeyData,
-            Event::json(
-                Endpoint::VerifySignedPasskeyData,
-                &json!({"signedPasskeyData": rejected_jwt}),
-            ),
-        )
+            &json!({"signedPasskeyData": rejected_jwt}),
+        ))
         .await;
     rejected.assert_error(401, "invalid_signature");
 
@@ -151,13 +141,10 @@ async fn corbado_failures_are_counted_and_their_requests_are_server_errors() {
         .mount(&t.corbado)
         .await;
     let failed = t
-        .invoke(
+        .invoke(Event::json(
             Endpoint::VerifySignedPasskeyData,
-            Event::json(
-                Endpoint::VerifySignedPasskeyData,
-                &json!({"signedPasskeyData": signed_passkey_data(login_claims("user-9"))}),
-            ),
-        )
+            &json!({"signedPasskeyData": signed_passkey_data(login_claims("user-9"))}),
+        ))
         .await;
     failed.assert_error(502, "upstream_error");
     let records = t.metric_records();

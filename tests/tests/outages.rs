@@ -60,30 +60,28 @@ async fn a_dynamodb_outage_fails_cleanly_and_service_resumes_after_it() {
     );
     let app = App::from_clients(&config, dynamodb.clone(), secrets, TEST_POLICY).unwrap();
 
-    let before = invoke(&app, VERIFY, login("user-before")).await;
+    let before = invoke(&app, login("user-before")).await;
     assert_eq!(before.status, 200);
     let cookie = before.cookies[0].split(';').next().unwrap().to_owned();
 
     dynamodb_local.stop();
     for i in 0..5 {
-        invoke(&app, VERIFY, login(&format!("user-during-{i}")))
+        invoke(&app, login(&format!("user-during-{i}")))
             .await
             .assert_error(500, "internal_error");
     }
     invoke(
         &app,
-        CREATE,
         Event::json(CREATE, &json!({"type": "passkey-list"})).cookie(&cookie),
     )
     .await
     .assert_error(500, "internal_error");
 
     dynamodb_local.start();
-    let after = invoke(&app, VERIFY, login("user-after")).await;
+    let after = invoke(&app, login("user-after")).await;
     assert_eq!(after.status, 200, "{:?}", after.raw);
     let created = invoke(
         &app,
-        CREATE,
         Event::json(CREATE, &json!({"type": "passkey-list"})).cookie(&cookie),
     )
     .await;
@@ -151,7 +149,7 @@ async fn secrets_manager_unreachable_at_start_then_back_and_down_again() {
     )
     .unwrap();
 
-    let down = invoke(&app, VERIFY, login("user-1")).await;
+    let down = invoke(&app, login("user-1")).await;
     down.assert_error(500, "internal_error");
     assert!(emulators.items(&table).await.is_empty());
 
@@ -163,13 +161,13 @@ async fn secrets_manager_unreachable_at_start_then_back_and_down_again() {
         .send()
         .await
         .unwrap();
-    let up = invoke(&app, VERIFY, login("user-2")).await;
+    let up = invoke(&app, login("user-2")).await;
     assert_eq!(up.status, 200, "no poisoned cache: {:?}", up.raw);
 
     // Down again while a secret is cached: the refresh fails, the cached secret keeps serving.
     moto.stop();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let cached = invoke(&app, VERIFY, login("user-3")).await;
+    let cached = invoke(&app, login("user-3")).await;
     assert_eq!(cached.status, 200, "{:?}", cached.raw);
     assert_eq!(emulators.items(&table).await.len(), 2);
 }

@@ -31,7 +31,6 @@ async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_late
     .await;
     let reply = t
         .invoke(
-            Endpoint::CreateConnectToken,
             Event::json(
                 Endpoint::CreateConnectToken,
                 &json!({"type": "passkey-delete"}),
@@ -43,7 +42,6 @@ async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_late
     let jwt = t.expect_verification("user-10", "success", 1).await;
     let reply = t
         .invoke(
-            Endpoint::VerifySignedPasskeyData,
             Event::json(
                 Endpoint::VerifySignedPasskeyData,
                 &json!({"signedPasskeyData": jwt}),
@@ -58,7 +56,6 @@ async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_late
         .await;
     let fresh = t.login("user-11", None).await;
     t.invoke(
-        Endpoint::CreateConnectToken,
         Event::json(
             Endpoint::CreateConnectToken,
             &json!({"type": "passkey-list"}),

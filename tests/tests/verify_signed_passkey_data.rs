@@ -21,7 +21,7 @@ async fn a_verified_login_creates_a_session_and_sets_a_secure_cookie() {
     let jwt = t.expect_verification("user-42", "success", 1).await;
 
     let before = connect_backend::session::now_epoch_seconds();
-    let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+    let reply = t.invoke(verify_event(&jwt)).await;
     assert_eq!(reply.status, 200, "{:?}", reply.raw);
     assert_eq!(reply.body, json!({"success": true}));
     assert_eq!(reply.headers["content-type"], "application/json");
@@ -97,11 +97,10 @@ async fn the_new_session_is_accepted_by_create_connect_token() {
     )
     .await;
 
-    let login = t.invoke(VERIFY, verify_event(&jwt)).await;
+    let login = t.invoke(verify_event(&jwt)).await;
     let cookie = login.cookies[0].split(';').next().unwrap().to_owned();
     let reply = t
         .invoke(
-            Endpoint::CreateConnectToken,
             Event::json(
                 Endpoint::CreateConnectToken,
                 &json!({"type": "passkey-list"}),
@@ -130,7 +129,7 @@ async fn every_result_other_than_success_is_a_401_naming_it_and_writes_nothing()
             1,
         )
         .await;
-        let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+        let reply = t.invoke(verify_event(&jwt)).await;
         reply.assert_error(401, result);
     }
     t.assert_table_empty().await;
@@ -161,7 +160,7 @@ async fn corbado_errors_are_502s_that_hide_corbado_s_message() {
             attempts,
         )
         .await;
-        let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+        let reply = t.invoke(verify_event(&jwt)).await;
         reply.assert_error(502, "upstream_error");
         let raw = reply.raw.to_string();
         assert!(
@@ -195,7 +194,7 @@ async fn unusable_corbado_answers_are_502s() {
             1,
         )
         .await;
-        t.invoke(VERIFY, verify_event(&jwt))
+        t.invoke(verify_event(&jwt))
             .await
             .assert_error(502, "upstream_error");
     }
@@ -214,7 +213,7 @@ async fn a_hanging_corbado_is_a_504_within_the_timeout() {
     )
     .await;
     let started = std::time::Instant::now();
-    let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+    let reply = t.invoke(verify_event(&jwt)).await;
     reply.assert_error(504, "upstream_timeout");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -238,7 +237,7 @@ async fn an_unreachable_corbado_is_a_502() {
     let config = config(&table, &secret_arn, &format!("http://127.0.0.1:{port}/v2"));
     let app = connect_backend::App::new(&config, &emulators.aws, TEST_POLICY).unwrap();
     let jwt = signed_passkey_data(login_claims("user-42"));
-    invoke(&app, VERIFY, verify_event(&jwt))
+    invoke(&app, verify_event(&jwt))
         .await
         .assert_error(502, "upstream_error");
     assert!(emulators.items(&table).await.is_empty());
@@ -260,7 +259,7 @@ async fn malformed_signed_passkey_data_is_a_400_and_corbado_is_not_called() {
         no_webauthn_id.as_str(),
         empty_webauthn_id.as_str(),
     ] {
-        let reply = t.invoke(VERIFY, verify_event(bad)).await;
+        let reply = t.invoke(verify_event(bad)).await;
         reply.assert_error(400, "invalid_signed_passkey_data");
     }
     t.assert_table_empty().await;
@@ -351,7 +350,7 @@ async fn bad_requests_get_clear_json_errors_and_write_nothing() {
         ),
     ];
     for (name, event, status, code) in cases {
-        let reply = t.invoke(VERIFY, event).await;
+        let reply = t.invoke(event).await;
         reply.assert_case_error(name, status, code);
     }
     t.assert_table_empty().await;
@@ -364,9 +363,9 @@ async fn json_with_charset_and_base64_bodies_are_accepted() {
     let body = json!({"signedPasskeyData": jwt}).to_string();
     let charset =
         Event::new(VERIFY, &body).header("content-type", "application/json; charset=utf-8");
-    assert_eq!(t.invoke(VERIFY, charset).await.status, 200);
+    assert_eq!(t.invoke(charset).await.status, 200);
     let base64 = Event::new(VERIFY, "").base64_body(body.as_bytes());
-    assert_eq!(t.invoke(VERIFY, base64).await.status, 200);
+    assert_eq!(t.invoke(base64).await.status, 200);
     assert_eq!(t.items().await.len(), 2);
 }
 
@@ -378,7 +377,7 @@ async fn a_401_refreshes_the_cached_secret_once_and_retries_once() {
     // First request caches the original secret.
     t.expect_corbado(CORBADO_PATH, claims_body.clone(), verify_rsp("success"), 1)
         .await;
-    assert_eq!(t.invoke(VERIFY, verify_event(&jwt)).await.status, 200);
+    assert_eq!(t.invoke(verify_event(&jwt)).await.status, 200);
     t.corbado.verify().await;
     t.corbado.reset().await;
 
@@ -402,7 +401,7 @@ async fn a_401_refreshes_the_cached_secret_once_and_retries_once() {
     .expect(1)
     .mount(&t.corbado)
     .await;
-    assert_eq!(t.invoke(VERIFY, verify_event(&jwt)).await.status, 200);
+    assert_eq!(t.invoke(verify_event(&jwt)).await.status, 200);
     t.corbado.verify().await;
     assert_eq!(t.items().await.len(), 2);
 }
@@ -418,7 +417,7 @@ async fn a_second_401_after_refreshing_is_a_502() {
         2,
     )
     .await;
-    t.invoke(VERIFY, verify_event(&jwt))
+    t.invoke(verify_event(&jwt))
         .await
         .assert_error(502, "upstream_error");
     t.assert_table_empty().await;
@@ -431,7 +430,7 @@ async fn a_missing_secret_is_a_500_and_the_next_request_succeeds_once_it_exists(
     let t = TestApp::start_with(emulators, name.clone(), Duration::from_secs(600)).await;
     let jwt = t.expect_verification("user-42", "success", 1).await;
 
-    let reply = t.invoke(VERIFY, verify_event(&jwt)).await;
+    let reply = t.invoke(verify_event(&jwt)).await;
     reply.assert_error(500, "internal_error");
     t.assert_table_empty().await;
 
@@ -443,7 +442,7 @@ async fn a_missing_secret_is_a_500_and_the_next_request_succeeds_once_it_exists(
         .send()
         .await
         .unwrap();
-    assert_eq!(t.invoke(VERIFY, verify_event(&jwt)).await.status, 200);
+    assert_eq!(t.invoke(verify_event(&jwt)).await.status, 200);
 }
 
 #[tokio::test]
@@ -455,7 +454,7 @@ async fn a_dynamodb_failure_is_a_500_without_a_cookie() {
     let missing_table = config(&unique_name("no-such-table"), &t.secret_arn, &corbado_uri);
     let app = connect_backend::App::new(&missing_table, &t.emulators.aws, TEST_POLICY).unwrap();
     let jwt = t.expect_verification("user-42", "success", 1).await;
-    let reply = invoke(&app, VERIFY, verify_event(&jwt)).await;
+    let reply = invoke(&app, verify_event(&jwt)).await;
     reply.assert_error(500, "internal_error");
     assert!(!reply.raw.to_string().contains("ResourceNotFound"));
 }
@@ -470,7 +469,7 @@ async fn the_function_keeps_serving_after_every_kind_of_error() {
         Event::json(VERIFY, &json!({"signedPasskeyData": "x"})),
         Event::json(VERIFY, &Value::Null),
     ] {
-        assert_eq!(t.invoke(VERIFY, event).await.status, 400);
+        assert_eq!(t.invoke(event).await.status, 400);
     }
-    assert_eq!(t.invoke(VERIFY, verify_event(&jwt)).await.status, 200);
+    assert_eq!(t.invoke(verify_event(&jwt)).await.status, 200);
 }
