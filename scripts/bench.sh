@@ -42,7 +42,9 @@ export_local_aws_env "$dynamodb_port" "$moto_port"
 standin_port=$(free_port)
 export CORBADO_PROJECT_ID=pro-1234567890
 start_corbado_standin "$standin_port" corbado1_bench_secret 2>/dev/null
-export CORBADO_BACKEND_API="http://127.0.0.1:$standin_port/v2" STANDIN_API_SECRET=corbado1_bench_secret
+export CORBADO_BACKEND_API="https://127.0.0.1:$standin_port/v2" STANDIN_API_SECRET=corbado1_bench_secret
+# lambda-bench's counting proxy reaches the stand-in over HTTPS and needs its CA; the functions
+# talk plain HTTP to the proxy. Only lambda-bench gets it: rustup and cargo below need the system's.
 
 if $instructions; then
   # Each function runs under callgrind behind a wrapper that the harness kills at the end of a
@@ -56,7 +58,7 @@ if $instructions; then
       chmod +x "$out/bin/$bin"
     done
     log "callgrind: 1 cold start, $warm warm invocations per function"
-    target/release/lambda-bench --bin-dir "$out/bin" --cold-starts 1 --warm "$warm" >/dev/null
+    SSL_CERT_FILE=$STANDIN_CA target/release/lambda-bench --bin-dir "$out/bin" --cold-starts 1 --warm "$warm" >/dev/null
     # Until every callgrind of this run has written its profile and exited.
     for _ in $(seq 1 120); do
       pgrep -f "callgrind-out-file=$out" >/dev/null || break
@@ -74,7 +76,7 @@ if $instructions; then
 fi
 
 log "benchmark ($profile build, $cold cold starts, $warm warm invocations, $(nproc) cores)"
-"target/$profile/lambda-bench" --bin-dir "target/$profile" --cold-starts "$cold" --warm "$warm"
+SSL_CERT_FILE=$STANDIN_CA "target/$profile/lambda-bench" --bin-dir "target/$profile" --cold-starts "$cold" --warm "$warm"
 
 for bin in create-connect-token verify-signed-passkey-data; do
   printf '| %s | bootstrap size, x86_64 %s (this machine) | %d bytes | | |\n' "$bin" "$profile" "$(stat -c %s "target/$profile/$bin")"

@@ -33,25 +33,7 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 
-script=$(awk '/<!-- walkthrough:start -->/{on=1; next} /<!-- walkthrough:end -->/{on=0} on && !/^```/' README.md)
-[ -n "$script" ] || { echo "no walkthrough block in README.md" >&2; exit 1; }
-output=$(bash -euo pipefail -c "$script" 2>&1) || { echo "$output" >&2; echo "walkthrough failed" >&2; exit 1; }
-
-expect() {
-  if ! grep -qE -- "$1" <<<"$output"; then
-    printf '%s\n' "$output" >&2
-    echo "walkthrough output lacks: $1" >&2
-    exit 1
-  fi
-}
-expect '^HTTP/1.1 200 OK'
-expect '^set-cookie: __Host-session=[A-Za-z0-9_-]{43}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=10800'
-expect '^\{"success":true\}$'
-expect '^\{"connectToken":"ctk1_standin_0_'
-expect '^\{"connectToken":"ctk1_standin_1_'
-expect '"code":"session_invalid"\}$'
-expect '"code":"invalid_signed_passkey_data"\}$'
-echo "walkthrough: 7 passed, 0 failed"
+scripts/check-walkthrough.sh
 
 source .local/env
 PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/python" tests/check_events.py

@@ -106,8 +106,12 @@ start_moto() { # port
   wait_for_port "$1" "moto" "$STATE/moto.log"
 }
 
-start_corbado_standin() { # port api-secret (project id from CORBADO_PROJECT_ID)
-  STANDIN_API_SECRET=$2 "$ROOT/target/debug/corbado-standin" --port "$1" \
+# The stand-in serves HTTPS with a CA made for this run; only that CA's certificate is written,
+# to $STANDIN_CA, for the SSL_CERT_FILE of whatever talks to the stand-in.
+start_corbado_standin() { # port api-secret (project id from CORBADO_PROJECT_ID); sets STANDIN_CA
+  STANDIN_CA="$STATE/corbado-standin-$1/ca.pem"
+  rm -f "$STANDIN_CA"
+  STANDIN_API_SECRET=$2 "$ROOT/target/debug/corbado-standin" --port "$1" --tls-dir "$(dirname "$STANDIN_CA")" \
     2> >(tee "$STATE/corbado-standin.log" >&2) &
   PIDS+=($!)
   wait_for_port "$1" "the Corbado stand-in" "$STATE/corbado-standin.log"

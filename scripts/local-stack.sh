@@ -6,7 +6,8 @@
 #
 # With CORBADO_PROJECT_ID and CORBADO_API_SECRET set, the functions talk to
 # the real Corbado (CORBADO_BACKEND_API, default https://backendapi.cloud.corbado.io/v2).
-# Without them, a Corbado stand-in that verifies nothing serves on 127.0.0.1:4010.
+# Without them, a Corbado stand-in that verifies nothing serves HTTPS on 127.0.0.1:4010,
+# with a CA made for this run that the functions trust through SSL_CERT_FILE.
 #
 # LAMBDA_CONCURRENCY (1): execution environments per function.
 # Ports: LAMBDA_PORT (9000), DYNAMODB_PORT (8000), MOTO_PORT (5000), STANDIN_PORT (4010).
@@ -45,9 +46,11 @@ if [ -n "${CORBADO_PROJECT_ID:-}" ] && [ -n "${CORBADO_API_SECRET:-}" ]; then
   api_secret=$CORBADO_API_SECRET
 else
   export CORBADO_PROJECT_ID=pro-1234567890
-  export CORBADO_BACKEND_API="http://127.0.0.1:$STANDIN_PORT/v2"
+  export CORBADO_BACKEND_API="https://127.0.0.1:$STANDIN_PORT/v2"
   api_secret=corbado1_local_standin_secret
   start_corbado_standin "$STANDIN_PORT" "$api_secret"
+  # In place of the system's trust store; cargo lambda watch passes it on to the functions.
+  export SSL_CERT_FILE=$STANDIN_CA
 fi
 unset CORBADO_API_SECRET
 # The secret goes to moto through stdin, never through the command line.
@@ -64,9 +67,13 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 export AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
 export SESSIONS_TABLE=$SESSIONS_TABLE
 export LAMBDA_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url
+export VERIFY_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/
+export CONNECT_TOKEN_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/
 # The functions' settings (no secret), for a second cargo lambda watch with other ones (tests/check_openapi.py).
 export CORBADO_PROJECT_ID=$CORBADO_PROJECT_ID CORBADO_API_SECRET_ARN=$CORBADO_API_SECRET_ARN
 export CORBADO_BACKEND_API=${CORBADO_BACKEND_API:-} ALLOWED_ORIGINS=$ALLOWED_ORIGINS
+# With the stand-in, its CA: it replaces the system's trust store, in this shell too.
+${SSL_CERT_FILE:+export SSL_CERT_FILE=$SSL_CERT_FILE}
 ENV
 
 cat >&2 <<MSG

@@ -7,8 +7,8 @@ trap stop_all EXIT
 
 install_dev_tools
 install_browser
-[ -f "$CORBADO_SPEC_DIR/backend_api_v2.contract.yml" ] \
-  || die "Corbado's spec is not at $CORBADO_SPEC_DIR (set CORBADO_SPEC_DIR)"
+CORBADO_SPEC_DIR=$("$ROOT/scripts/corbado-spec.sh")  # the offline copy, else fetched at a pinned commit
+"$ROOT/scripts/corbado-spec.sh" check
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,7 +1,12 @@
 """Sends every event file in events/ through `cargo lambda invoke` to the
 functions served by `cargo lambda watch` (the real Lambda runtime API and
 lambda_http's own serialisation), and checks what each must produce
-(events/expected.json). Run by scripts/check-local-stack.sh against the local stack."""
+(events/expected.json). Run by scripts/check-local-stack.sh against the local stack.
+
+With SAM_LOCAL_INVOKE set (a JSON list: the `sam local invoke` command up to the
+function's logical id), each event goes through SAM's local runtime instead, one
+container per event, and the logs checked are what those containers printed
+(scripts/sam-local.sh)."""
 
 import base64
 import json
@@ -21,16 +26,52 @@ def fresh_session() -> str:
     ).stdout.strip()
 
 
-def invoke(function: str, event: str) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        f.write(event)
-        f.flush()
+class CargoLambda:
+    """`cargo lambda invoke` against `cargo lambda watch`, whose log is the local stack's."""
+
+    def invoke(self, function: str, event_file: str) -> dict:
         out = subprocess.run(
-            ["cargo", "lambda", "invoke", function, "--data-file", f.name, "-o", "json",
+            ["cargo", "lambda", "invoke", function, "--data-file", event_file, "-o", "json",
              "-A", "127.0.0.1", "-P", os.environ.get("LAMBDA_PORT", "9000")],
             check=True, capture_output=True, text=True,
         ).stdout
-    return json.loads(out)
+        return json.loads(out)
+
+    def log(self) -> str:
+        return open(os.path.join(ROOT, ".local", "local-stack.log"), errors="replace").read()
+
+
+class SamLocalInvoke:
+    """`sam local invoke`: the response on stdout, the container's output on stderr."""
+
+    LOGICAL_IDS = {
+        "create-connect-token": "CreateConnectTokenFunction",
+        "verify-signed-passkey-data": "VerifySignedPasskeyDataFunction",
+    }
+
+    def __init__(self, command: list):
+        self.command = command
+        self.logs = []
+
+    def invoke(self, function: str, event_file: str) -> dict:
+        run = subprocess.run(
+            self.command + [self.LOGICAL_IDS[function], "--event", event_file],
+            capture_output=True, text=True,
+        )
+        self.logs.append(run.stderr)
+        if run.returncode != 0:
+            sys.exit(f"sam local invoke {function} failed:\n{run.stderr}")
+        return json.loads(run.stdout)
+
+    def log(self) -> str:
+        return "".join(self.logs)
+
+
+def invoke(invoker, function: str, event: str) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(event)
+        f.flush()
+        return invoker.invoke(function, f.name)
 
 
 def signed_passkey_data_of(event: dict):
@@ -47,7 +88,7 @@ def signed_passkey_data_of(event: dict):
 SECRETS = {"corbado1_local_standin_secret"}
 
 
-def check(path: str, expected: dict) -> list:
+def check(invoker, path: str, expected: dict) -> list:
     function = path.split("/")[0]
     event = open(os.path.join(ROOT, "events", path)).read()
     if expected.get("session"):
@@ -57,7 +98,7 @@ def check(path: str, expected: dict) -> list:
     signed = signed_passkey_data_of(json.loads(event))
     if isinstance(signed, str) and len(signed) > 20:
         SECRETS.add(signed)
-    response = invoke(function, event)
+    response = invoke(invoker, function, event)
     body = json.loads(response["body"])
     SECRETS.update(str(body[k]) for k in ("connectToken", "sessionToken") if k in body)
     SECRETS.update(c.split(";")[0].split("=", 1)[1] for c in response.get("cookies") or [])
@@ -84,11 +125,9 @@ def check(path: str, expected: dict) -> list:
     return problems
 
 
-def check_logs() -> int:
-    """What the functions printed while serving the events (the local stack's
-    log, JSON lines as in Lambda): no secret, and every line of ours carries
-    the invocation's request id."""
-    log = open(os.path.join(ROOT, ".local", "local-stack.log"), errors="replace").read()
+def check_logs(log: str) -> int:
+    """What the functions printed while serving the events (JSON lines as in
+    Lambda): no secret, and every line of ours carries the invocation's request id."""
     leaked = [s[:12] + "…" for s in SECRETS if s and s in log]
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     ours = [line for line in lines if "fields" in line]
@@ -112,6 +151,8 @@ def check_logs() -> int:
 
 
 def main() -> int:
+    sam_command = os.environ.get("SAM_LOCAL_INVOKE")
+    invoker = SamLocalInvoke(json.loads(sam_command)) if sam_command else CargoLambda()
     manifest = json.load(open(os.path.join(ROOT, "events", "expected.json")))["events"]
     on_disk = {
         f"{d}/{f}" for d in ("create-connect-token", "verify-signed-passkey-data")
@@ -122,10 +163,10 @@ def main() -> int:
         print(f"FAIL {missing}: in events/ or expected.json but not both")
         failed += 1
     for path, expected in manifest.items():
-        problems = check(path, expected)
+        problems = check(invoker, path, expected)
         print(("FAIL " if problems else "ok   ") + path + ("" if not problems else ": " + "; ".join(problems)))
         failed += bool(problems)
-    failed += check_logs()
+    failed += check_logs(invoker.log())
     print(f"events: {len(manifest) + 1 - failed} passed, {failed} failed")
     return 1 if failed else 0
 

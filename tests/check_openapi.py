@@ -308,7 +308,7 @@ def main() -> int:
 
     # Logins use the document's example JWT, which only the Corbado stand-in accepts; and nothing
     # may leave loopback.
-    if not os.environ.get("CORBADO_BACKEND_API", "").startswith("http://127.0.0.1:"):
+    if not os.environ.get("CORBADO_BACKEND_API", "").startswith(("https://127.0.0.1:", "http://127.0.0.1:")):
         raise SystemExit("CORBADO_BACKEND_API is not the local Corbado stand-in: source .local/env of a local stack without Corbado credentials")
     stack_port = int(os.environ["LAMBDA_URL"].split(":")[2].split("/")[0])
     allowed = [o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]

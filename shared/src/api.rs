@@ -56,6 +56,10 @@ pub enum ApiError {
     SessionRequired,
     #[error("unknown or expired session")]
     SessionInvalid,
+    #[error("more than one session cookie")]
+    SessionAmbiguous,
+    #[error("sessionDelivery body requested by a browser (Origin header present)")]
+    BodyDeliveryFromBrowser,
     #[error("Origin header not among ALLOWED_ORIGINS")]
     OriginNotAllowed,
     #[error("native app sessions requested but NATIVE_APP_SESSIONS is off")]
@@ -66,6 +70,9 @@ pub enum ApiError {
     Corbado(#[from] CorbadoError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The handling code panicked; the process goes on serving ([`crate::runtime`]).
+    #[error("the request handler panicked")]
+    Panicked,
 }
 
 #[derive(Serialize)]
@@ -84,13 +91,15 @@ impl ApiError {
             | Self::InvalidRequest(_)
             | Self::UnknownTokenType
             | Self::InvalidSignedPasskeyData(_)
-            | Self::NativeSessionsDisabled => StatusCode::BAD_REQUEST,
+            | Self::NativeSessionsDisabled
+            | Self::BodyDeliveryFromBrowser => StatusCode::BAD_REQUEST,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Self::SessionRequired | Self::SessionInvalid | Self::VerificationFailed(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::SessionRequired
+            | Self::SessionInvalid
+            | Self::SessionAmbiguous
+            | Self::VerificationFailed(_) => StatusCode::UNAUTHORIZED,
             Self::Corbado(CorbadoError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => {
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) | Self::Panicked => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Self::Corbado(_) => StatusCode::BAD_GATEWAY,
@@ -109,11 +118,15 @@ impl ApiError {
             Self::InvalidSignedPasskeyData(_) => "invalid_signed_passkey_data",
             Self::SessionRequired => "session_required",
             Self::SessionInvalid => "session_invalid",
+            Self::SessionAmbiguous => "session_ambiguous",
+            Self::BodyDeliveryFromBrowser => "body_delivery_from_browser",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::NativeSessionsDisabled => "native_sessions_disabled",
             Self::VerificationFailed(result) => result.as_str(),
             Self::Corbado(CorbadoError::Timeout) => "upstream_timeout",
-            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => "internal_error",
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) | Self::Panicked => {
+                "internal_error"
+            }
             Self::Corbado(_) => "upstream_error",
         }
     }
@@ -134,6 +147,12 @@ impl ApiError {
             Self::InvalidSignedPasskeyData(err) => err.to_string(),
             Self::SessionRequired => "no session: log in first".into(),
             Self::SessionInvalid => "the session is unknown or has expired: log in again".into(),
+            Self::SessionAmbiguous => {
+                "the request carries more than one session cookie: clear this site's cookies and log in again".into()
+            }
+            Self::BodyDeliveryFromBrowser => {
+                "sessionDelivery \"body\" is for native apps: browsers (requests with an Origin header) get the session as an HttpOnly cookie".into()
+            }
             Self::OriginNotAllowed => "requests from this origin are not allowed".into(),
             Self::NativeSessionsDisabled => {
                 "session tokens for native apps (sessionDelivery \"body\", Authorization: Bearer) are not enabled".into()
@@ -144,7 +163,9 @@ impl ApiError {
             Self::Corbado(CorbadoError::Timeout) => {
                 "the passkey service did not answer in time".into()
             }
-            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) => "internal error".into(),
+            Self::Corbado(CorbadoError::Secret(_)) | Self::Session(_) | Self::Panicked => {
+                "internal error".into()
+            }
             Self::Corbado(_) => "the passkey service failed".into(),
         }
     }
@@ -211,17 +232,33 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
     })
 }
 
-/// The value of the first cookie called `name` in the request's `Cookie` headers.
-pub fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
-    request
+/// The value of the cookie called `name` in the request's `Cookie` headers, read as
+/// bytes: other cookies on the site may hold any bytes (`pref=José`), and what they hold
+/// must not hide ours. Two cookies of that name are refused: a sibling subdomain can
+/// plant one, and guessing which is ours could log the user into someone else's session.
+pub fn cookie<'r>(request: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
+    let mut found = None;
+    let pairs = request
         .headers()
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().trim_matches('"'))
+        .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| {
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+        });
+    for (cookie_name, value) in pairs {
+        if cookie_name != name.as_bytes() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ApiError::SessionAmbiguous);
+        }
+        // A value that is not text cannot be a token of ours: it reads as an unknown session.
+        let value = std::str::from_utf8(value).unwrap_or_default();
+        found = Some(value.trim_matches('"'));
+    }
+    Ok(found)
 }
 
 /// The token of an `Authorization: Bearer …` header; other schemes are not ours and are ignored.

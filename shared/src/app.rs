@@ -101,6 +101,14 @@ impl RequestRecord {
     }
 }
 
+/// The Lambda request id of the invocation, when there is one.
+fn request_id(request: &Request) -> Option<&str> {
+    request
+        .lambda_context_ref()
+        .map(|context| context.request_id.as_str())
+        .filter(|id| !id.is_empty())
+}
+
 /// Runs `call`, adding its duration to `total`.
 async fn timed<T>(total: &mut Option<Duration>, call: impl Future<Output = T>) -> T {
     let started = Instant::now();
@@ -187,6 +195,13 @@ impl App {
         secrets: SecretCache,
         policy: CallPolicy,
     ) -> Result<Self, InitError> {
+        if !config.session_cookie_name.starts_with("__Host-") {
+            tracing::warn!(
+                cookie = %config.session_cookie_name,
+                "SESSION_COOKIE_NAME lacks the __Host- prefix: a sibling subdomain can then plant a \
+                 cookie of that name, and requests carrying two are refused (session_ambiguous)"
+            );
+        }
         let sessions = SessionStore::new(dynamodb, &config.sessions_table, config.session_ttl);
         let corbado = CorbadoClient::new(
             &config.backend_api,
@@ -214,6 +229,14 @@ impl App {
         &self.sessions
     }
 
+    /// Answers one request to `endpoint`.
+    pub async fn handle(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
+        match endpoint {
+            Endpoint::CreateConnectToken => self.create_connect_token(request).await,
+            Endpoint::VerifySignedPasskeyData => self.verify_signed_passkey_data(request).await,
+        }
+    }
+
     /// `POST /auth/createConnectToken`
     pub async fn create_connect_token(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
@@ -221,7 +244,7 @@ impl App {
         let outcome = self.try_create_connect_token(&request, &mut record).await;
         self.finish(
             Endpoint::CreateConnectToken,
-            &request,
+            request_id(&request),
             started,
             record,
             outcome,
@@ -237,18 +260,30 @@ impl App {
             .await;
         self.finish(
             Endpoint::VerifySignedPasskeyData,
-            &request,
+            request_id(&request),
             started,
             record,
             outcome,
         )
     }
 
+    /// The summary line and metrics of a request whose handling panicked
+    /// ([`crate::runtime`] answers it with [`ApiError::Panicked`]).
+    pub fn record_panic(&self, endpoint: Endpoint, request_id: &str) {
+        self.finish(
+            endpoint,
+            Some(request_id).filter(|id| !id.is_empty()),
+            Instant::now(),
+            RequestRecord::default(),
+            Err(ApiError::Panicked),
+        );
+    }
+
     /// The response, one summary log line and one metrics line: every request ends here.
     fn finish(
         &self,
         endpoint: Endpoint,
-        request: &Request,
+        request_id: Option<&str>,
         started: Instant,
         record: RequestRecord,
         outcome: Result<Response<Body>, ApiError>,
@@ -290,10 +325,7 @@ impl App {
             latency,
             corbado_latency: record.corbado,
             dynamodb_latency: record.dynamodb,
-            request_id: request
-                .lambda_context_ref()
-                .map(|context| context.request_id.as_str())
-                .filter(|id| !id.is_empty()),
+            request_id,
         });
         response
     }
@@ -342,8 +374,14 @@ impl App {
         self.check_origin(request)?;
         let body: VerifySignedPasskeyDataBody = api::json_body(request)?;
         let delivery = SessionDelivery::parse(body.session_delivery.as_deref())?;
-        if delivery == SessionDelivery::Body && !self.native_app_sessions {
-            return Err(ApiError::NativeSessionsDisabled);
+        if delivery == SessionDelivery::Body {
+            if !self.native_app_sessions {
+                return Err(ApiError::NativeSessionsDisabled);
+            }
+            // A token in the body is readable by every script on the page: never for browsers.
+            if request.headers().contains_key(ORIGIN) {
+                return Err(ApiError::BodyDeliveryFromBrowser);
+            }
         }
         let previous = self.presented_token(request)?;
         let data = SignedPasskeyData::parse(body.signed_passkey_data)?;
@@ -404,7 +442,7 @@ impl App {
             }
             return Ok(Some(Presented::Bearer(bearer)));
         }
-        Ok(api::cookie(request, &self.cookie_name).map(Presented::Cookie))
+        Ok(api::cookie(request, &self.cookie_name)?.map(Presented::Cookie))
     }
 
     /// Requests from a browser carry `Origin`; only the configured frontends may act with our cookie.

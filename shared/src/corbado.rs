@@ -22,7 +22,7 @@ pub struct CallPolicy {
     pub attempt_timeout: Duration,
     /// The whole call, retries and a secret refresh included, ends within this.
     pub total_budget: Duration,
-    /// Retries after a 429 or 5xx answer (or a refused connection).
+    /// Retries after a failure that [`Resend`] allows.
     pub max_retries: u32,
     /// Backoff before retry n is a random duration up to `base_backoff * 2^n` (full jitter).
     pub base_backoff: Duration,
@@ -43,13 +43,7 @@ impl Default for CallPolicy {
 impl CallPolicy {
     fn backoff(&self, retry: u32) -> Duration {
         let ceiling = self.base_backoff.saturating_mul(1 << retry.min(16));
-        let mut random = [0u8; 4];
-        // Without randomness, back off the full amount: still bounded, merely less spread.
-        let fraction = match getrandom::fill(&mut random) {
-            Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
-            Err(_) => 1.0,
-        };
-        ceiling.mul_f64(fraction)
+        ceiling.mul_f64(crate::jitter())
     }
 }
 
@@ -136,11 +130,26 @@ impl VerificationResult {
     }
 }
 
+/// Which failed attempts a call may send again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Only what never reached Corbado: a failed connection, or a 429 (the request was
+    /// refused unprocessed). For single-use input such as signedPasskeyData, which a
+    /// second delivery would find consumed.
+    Undelivered,
+    /// Also a connection lost mid-exchange and 5xx answers: a duplicate is harmless.
+    AnyFailure,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CorbadoError {
     #[error("Corbado did not answer in time")]
     Timeout,
+    /// No connection (refused, DNS, TLS handshake): the request never left.
     #[error("Corbado could not be reached: {0}")]
+    Unreachable(String),
+    /// The exchange broke after the request may have been sent.
+    #[error("the exchange with Corbado failed: {0}")]
     Transport(String),
     #[error("Corbado answered HTTP {status}: {details}")]
     Status { status: u16, details: ErrorDetails },
@@ -248,7 +257,11 @@ impl CorbadoClient {
         &self,
         request: &ConnectTokenRequest<'_>,
     ) -> Result<SecretString, CorbadoError> {
-        decode_connect_token(&self.post(&self.connect_tokens_url, request).await?)
+        decode_connect_token(
+            &self
+                .post(&self.connect_tokens_url, request, Resend::AnyFailure)
+                .await?,
+        )
     }
 
     /// `POST /passkey/verifySignedData` with the JWT's `webauthnId` as `username`.
@@ -266,24 +279,37 @@ impl CorbadoClient {
             signed_passkey_data: data.expose(),
             username: &data.claims().webauthn_id,
         };
-        decode_verification(&self.post(&self.verify_signed_data_url, &request).await?)
+        decode_verification(
+            &self
+                .post(&self.verify_signed_data_url, &request, Resend::Undelivered)
+                .await?,
+        )
     }
 
     /// Sends the request and returns the body of a 2xx answer. The whole call,
     /// retries included, ends within the policy's total budget.
-    async fn post<B: Serialize>(&self, url: &Url, body: &B) -> Result<Vec<u8>, CorbadoError> {
-        tokio::time::timeout(self.policy.total_budget, self.post_with_retries(url, body))
+    async fn post<B: Serialize>(
+        &self,
+        url: &Url,
+        body: &B,
+        resend: Resend,
+    ) -> Result<Vec<u8>, CorbadoError> {
+        tokio::time::timeout(
+            self.policy.total_budget,
+            self.post_with_retries(url, body, resend),
+        )
             .await
             .unwrap_or(Err(CorbadoError::Timeout))
     }
 
-    /// Retries 429 and 5xx answers with backoff. A 401 means the secret may
+    /// Retries what `resend` allows, with backoff. A 401 means the secret may
     /// have been rotated: it is read again from Secrets Manager and the
-    /// request sent once more.
+    /// request sent once more (Corbado refused it unprocessed).
     async fn post_with_retries<B: Serialize>(
         &self,
         url: &Url,
         body: &B,
+        resend: Resend,
     ) -> Result<Vec<u8>, CorbadoError> {
         let started = Instant::now();
         let mut secret = self.secrets.current().await?;
@@ -291,12 +317,12 @@ impl CorbadoClient {
         let mut retries = 0;
         loop {
             let outcome = self.attempt(url, &secret, body).await;
-            let retryable = match &outcome {
-                Ok((status, _)) => {
-                    *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-                }
-                Err(CorbadoError::Transport(_)) => true,
-                Err(_) => false,
+            let retryable = match (&outcome, resend) {
+                (Ok((status, _)), _) if *status == StatusCode::TOO_MANY_REQUESTS => true,
+                (Ok((status, _)), Resend::AnyFailure) => status.is_server_error(),
+                (Err(CorbadoError::Unreachable(_)), _) => true,
+                (Err(CorbadoError::Transport(_)), Resend::AnyFailure) => true,
+                _ => false,
             };
             if retryable && retries < self.policy.max_retries {
                 let pause = self.policy.backoff(retries);
@@ -399,7 +425,8 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, CorbadoEr
 }
 
 fn transport_error(err: reqwest::Error) -> CorbadoError {
-    if err.is_timeout() {
+    let unreachable = err.is_connect();
+    if err.is_timeout() && !unreachable {
         return CorbadoError::Timeout;
     }
     let err = err.without_url();
@@ -410,7 +437,11 @@ fn transport_error(err: reqwest::Error) -> CorbadoError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    CorbadoError::Transport(message)
+    if unreachable {
+        CorbadoError::Unreachable(message)
+    } else {
+        CorbadoError::Transport(message)
+    }
 }
 
 #[cfg(test)]

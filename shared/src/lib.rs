@@ -10,7 +10,9 @@ pub mod api;
 mod app;
 pub mod config;
 pub mod corbado;
+pub mod logging;
 pub mod metrics;
+pub mod runtime;
 pub mod secret;
 pub mod session;
 pub mod signed_data;
@@ -21,25 +23,17 @@ pub use corbado::{CallPolicy, CorbadoClient};
 pub use secret::SecretCache;
 pub use session::{NewSession, Session, SessionStore, SessionToken};
 
-/// Logs per Lambda's logging controls: JSON lines when `AWS_LAMBDA_LOG_FORMAT`
-/// is `JSON`, text otherwise; the level from `AWS_LAMBDA_LOG_LEVEL`, else
-/// `RUST_LOG`, else INFO. Each line inside an invocation carries its request id
-/// (the runtime's span).
+/// Installs the log subscriber: see [`logging`].
 pub fn init_logging() {
-    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok())
-        .and_then(|value| value.parse::<tracing::level_filters::LevelFilter>().ok())
-        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let logs = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false)
-        .without_time();
-    // A second call (tests) keeps the first subscriber.
-    let _ = if json {
-        logs.json().try_init()
-    } else {
-        logs.try_init()
-    };
+    logging::init();
+}
+
+/// A uniform fraction of [0, 1] for full-jitter backoff. Without randomness from the OS
+/// it is 1: back off the full amount, still bounded, merely less spread.
+pub(crate) fn jitter() -> f64 {
+    let mut random = [0u8; 4];
+    match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 1.0,
+    }
 }

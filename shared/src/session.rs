@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -32,6 +32,19 @@ pub mod attr {
 
 /// Condition of every session write: never overwrite an item.
 const KEY_UNUSED: &str = "attribute_not_exists(#key)";
+
+/// Why DynamoDB cancels a transaction that a later attempt may well commit.
+const TRANSIENT_CANCELLATIONS: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
+const TRANSACTION_RETRIES: u32 = 3;
+/// Retry n waits up to this times 2^n (full jitter).
+const TRANSACTION_BACKOFF: Duration = Duration::from_millis(25);
+/// No retry starts later than this after the first attempt; with the SDK's 3 s operation
+/// timeout a login stays well inside the function's own timeout.
+const TRANSACTION_BUDGET: Duration = Duration::from_secs(2);
 
 const TOKEN_BYTES: usize = 32;
 /// Length of the unpadded base64url encoding of [`TOKEN_BYTES`].
@@ -184,8 +197,33 @@ impl SessionStore {
                 item.insert(name.to_owned(), AttributeValue::S(value.clone()));
             }
         }
+        let written = self.write(item, previous).await;
+        match written {
+            Ok(()) => Ok((token, session)),
+            // A write whose reply was lost is retried by the SDK, and the retry then fails
+            // its condition on the item the first attempt wrote; a timeout may also hide a
+            // write that landed. The key hashes a token made for this call, so finding it
+            // holding this session means the write committed (and, in a transaction, the
+            // delete with it): the login stands.
+            Err(err) => match self.holds(&token, &session).await {
+                Ok(true) => {
+                    tracing::warn!(error = %err, "session write reported failure but had committed");
+                    Ok((token, session))
+                }
+                Ok(false) | Err(_) => Err(err),
+            },
+        }
+    }
+
+    /// The conditional put, alone or with the delete of `previous` in one transaction.
+    async fn write(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        previous: Option<&SessionToken>,
+    ) -> Result<(), SessionError> {
         let Some(previous) = previous else {
-            self.client
+            return self
+                .client
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item))
@@ -193,6 +231,7 @@ impl SessionStore {
                 .expression_attribute_names("#key", attr::KEY)
                 .send()
                 .await
+                .map(drop)
                 .map_err(|e| match e {
                     SdkError::ServiceError(ref se)
                         if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
@@ -200,8 +239,7 @@ impl SessionStore {
                         SessionError::Collision
                     }
                     other => store_error(other),
-                })?;
-            return Ok((token, session));
+                });
         };
         let build = |e: aws_sdk_dynamodb::error::BuildError| SessionError::Store(e.to_string());
         let put = Put::builder()
@@ -216,26 +254,66 @@ impl SessionStore {
             .key(attr::KEY, AttributeValue::S(previous.key()))
             .build()
             .map_err(build)?;
-        self.client
+        let transaction = self
+            .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build());
+        let started = Instant::now();
+        let mut retries = 0;
+        loop {
+            let error = match transaction.clone().send().await {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let reasons: Vec<&str> = match &error {
+                SdkError::ServiceError(se) => match se.err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .filter_map(|r| r.code())
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            if reasons.first() == Some(&"ConditionalCheckFailed") {
+                return Err(SessionError::Collision);
+            }
+            // A cancelled transaction wrote nothing, and the SDK does not retry these.
+            let transient = reasons.iter().any(|r| TRANSIENT_CANCELLATIONS.contains(r));
+            let pause = TRANSACTION_BACKOFF.saturating_mul(1 << retries);
+            if !transient
+                || retries == TRANSACTION_RETRIES
+                || started.elapsed() + pause > TRANSACTION_BUDGET
+            {
+                return Err(store_error(error));
+            }
+            retries += 1;
+            tracing::warn!(retry = retries, reasons = ?reasons, "session transaction cancelled; retrying");
+            tokio::time::sleep(pause.mul_f64(crate::jitter())).await;
+        }
+    }
+
+    /// Whether the table holds `session` under `token` (a consistent read).
+    async fn holds(&self, token: &SessionToken, session: &Session) -> Result<bool, SessionError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(token.key()))
+            .consistent_read(true)
             .send()
             .await
-            .map_err(|e| match e {
-                SdkError::ServiceError(ref se)
-                    if matches!(
-                        se.err(),
-                        TransactWriteItemsError::TransactionCanceledException(c)
-                            if c.cancellation_reasons().first().and_then(|r| r.code())
-                                == Some("ConditionalCheckFailed")
-                    ) =>
-                {
-                    SessionError::Collision
-                }
-                other => store_error(other),
-            })?;
-        Ok((token, session))
+            .map_err(store_error)?;
+        Ok(output
+            .item
+            .as_ref()
+            .and_then(|item| session_from_item(item).ok())
+            .is_some_and(|stored| {
+                (stored.user_id.as_str(), stored.created_at, stored.expires_at)
+                    == (session.user_id.as_str(), session.created_at, session.expires_at)
+            }))
     }
 
     /// The live session for `token`. Expiry is checked here on every read:

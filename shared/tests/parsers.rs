@@ -59,7 +59,27 @@ proptest! {
         prop_assume!(!before.contains("sid=") && !after.contains("sid="));
         let header = format!("{before}sid={value}{after}");
         let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
-        prop_assert_eq!(api::cookie(&req, "sid"), Some(value.as_str()));
+        prop_assert_eq!(api::cookie(&req, "sid").ok(), Some(Some(value.as_str())));
+    }
+
+    #[test]
+    fn other_cookies_may_hold_any_text(
+        // Any text a header can carry: no control characters (API Gateway refuses those).
+        before in "([a-z]{1,6}=[^;\\p{Cc}]{0,12}; ){0,4}",
+        value in "[A-Za-z0-9_-]{43}",
+        after in "(; [a-z]{1,6}=[^;\\p{Cc}]{0,12}){0,4}",
+    ) {
+        prop_assume!(!before.contains("sid=") && !after.contains("sid="));
+        let header = format!("{before}sid={value}{after}");
+        let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
+        prop_assert_eq!(api::cookie(&req, "sid").ok(), Some(Some(value.as_str())));
+    }
+
+    #[test]
+    fn two_cookies_of_our_name_are_refused(a in "[A-Za-z0-9_-]{0,43}", b in "[A-Za-z0-9_-]{0,43}") {
+        let header = format!("sid={a}; pref=José; sid={b}");
+        let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
+        prop_assert!(matches!(api::cookie(&req, "sid"), Err(ApiError::SessionAmbiguous)));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! and a wiremock stand-in for Corbado's Backend API.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +15,6 @@ use connect_backend::metrics::MetricsSink;
 use connect_backend::{App, CallPolicy, Config, SecretCache, SessionToken};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
-use lambda_http::{service_fn, Adapter, Request, Service};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -65,9 +63,14 @@ impl Emulators {
 
     pub async fn new_table(&self) -> String {
         let name = unique_name("sessions");
-        connect_backend::session::create_table(&self.dynamodb, &name)
-            .await
-            .expect("create table in DynamoDB Local");
+        // On a loaded machine the SDK may retry a create whose reply came late; the name is
+        // ours alone, so a table that exists under it is the one this call created.
+        if let Err(err) = connect_backend::session::create_table(&self.dynamodb, &name).await {
+            assert!(
+                format!("{err:?}").contains("ResourceInUseException"),
+                "create table in DynamoDB Local: {err:?}"
+            );
+        }
         name
     }
 
@@ -121,6 +124,9 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 pub use connect_backend::Endpoint;
+
+pub mod fault_proxy;
+pub use fault_proxy::{Fault, FaultProxy};
 
 /// The event in `events/` that tests of `endpoint` start from.
 fn event_file(endpoint: Endpoint) -> &'static str {
@@ -248,6 +254,14 @@ impl Reply {
     }
 }
 
+/// The proxies of [`TestApp::start_behind_fault_proxies`].
+pub struct FaultProxies {
+    /// Keyed by operation: `PutItem`, `TransactWriteItems`, `GetItem`.
+    pub dynamodb: FaultProxy,
+    /// Keyed by path: `/v2/passkey/verifySignedData`, `/v2/connectTokens`.
+    pub corbado: FaultProxy,
+}
+
 /// One function instance under test, with its own table, secret and Corbado stand-in.
 pub struct TestApp {
     pub app: App,
@@ -293,7 +307,18 @@ impl TestApp {
         overrides: &[(&str, &str)],
     ) -> Self {
         let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
-        Self::start_with_dynamodb(emulators, secret_arn, secret_refresh, overrides, dynamodb).await
+        let corbado = MockServer::start().await;
+        let corbado_url = corbado.uri();
+        Self::start_with_dynamodb(
+            emulators,
+            secret_arn,
+            secret_refresh,
+            overrides,
+            dynamodb,
+            corbado,
+            corbado_url,
+        )
+        .await
     }
 
     /// An app whose DynamoDB calls of the named operations fail before they
@@ -307,24 +332,63 @@ impl TestApp {
                 .build(),
         );
         let refresh = Duration::from_secs(600);
-        Self::start_with_dynamodb(emulators, secret_arn, refresh, &[], dynamodb).await
+        let corbado = MockServer::start().await;
+        let corbado_url = corbado.uri();
+        Self::start_with_dynamodb(
+            emulators,
+            secret_arn,
+            refresh,
+            &[],
+            dynamodb,
+            corbado,
+            corbado_url,
+        )
+        .await
     }
 
+    /// An app that reaches DynamoDB Local and the Corbado stand-in through
+    /// [`FaultProxy`]s, so that a test can lose, cut or delay their replies.
+    /// Test set-up (`login`, `items`) goes to DynamoDB Local directly.
+    pub async fn start_behind_fault_proxies() -> (Self, FaultProxies) {
+        let emulators = Emulators::connect().await;
+        let secret_arn = emulators.new_secret(API_SECRET).await;
+        let dynamodb_url = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
+        let corbado = MockServer::start().await;
+        let proxies = FaultProxies {
+            dynamodb: FaultProxy::start(&dynamodb_url).await,
+            corbado: FaultProxy::start(&corbado.uri()).await,
+        };
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
+                .endpoint_url(proxies.dynamodb.url())
+                .build(),
+        );
+        let app = Self::start_with_dynamodb(
+            emulators,
+            secret_arn,
+            Duration::from_secs(600),
+            &[],
+            dynamodb,
+            corbado,
+            proxies.corbado.url(),
+        )
+        .await;
+        (app, proxies)
+    }
+
+    /// `corbado_url` is where the app reaches the `corbado` stand-in: its
+    /// own address, or a proxy's in front of it.
     async fn start_with_dynamodb(
         emulators: Emulators,
         secret_arn: String,
         secret_refresh: Duration,
         overrides: &[(&str, &str)],
         dynamodb: aws_sdk_dynamodb::Client,
+        corbado: MockServer,
+        corbado_url: String,
     ) -> Self {
-        let corbado = MockServer::start().await;
         let table = emulators.new_table().await;
-        let config = config_with(
-            &table,
-            &secret_arn,
-            &format!("{}/v2", corbado.uri()),
-            overrides,
-        );
+        let config = config_with(&table, &secret_arn, &format!("{corbado_url}/v2"), overrides);
         let secrets = SecretCache::new(
             aws_sdk_secretsmanager::Client::new(&emulators.aws),
             &secret_arn,
@@ -465,26 +529,18 @@ pub fn config_with(
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
 }
 
-/// Runs the event through lambda_http's own API Gateway adapter, exactly as
-/// the runtime does, and returns the response JSON API Gateway would get.
+/// Runs the event through the functions' own runtime path ([`connect_backend::runtime::handle`]:
+/// lambda_http's API Gateway adapter and the panic guard) and returns the response JSON
+/// API Gateway would get.
 pub async fn invoke(app: &App, event: Event) -> Reply {
-    let endpoint = event.endpoint;
     let request: LambdaRequest =
         serde_json::from_value(event.json).expect("a valid API Gateway event");
-    let handler = service_fn(|request: Request| async move {
-        Ok::<_, Infallible>(match endpoint {
-            Endpoint::CreateConnectToken => app.create_connect_token(request).await,
-            Endpoint::VerifySignedPasskeyData => app.verify_signed_passkey_data(request).await,
-        })
-    });
-    let mut adapter = Adapter::from(handler);
     let mut context = Context::default();
     context.request_id = unique_name("request");
     let request_id = context.request_id.clone();
-    let response = adapter
-        .call(LambdaEvent::new(request, context))
-        .await
-        .expect("the handler is infallible");
+    let response =
+        connect_backend::runtime::handle(app, event.endpoint, LambdaEvent::new(request, context))
+            .await;
     let raw = serde_json::to_value(response).expect("response serialises");
     let body = raw["body"]
         .as_str()
@@ -552,13 +608,18 @@ pub fn connect_token_rsp(secret: Option<&str>) -> ResponseTemplate {
 
 /// Corbado's `errorRsp` (common.yml), with a message that must never reach our clients.
 pub fn error_rsp(status: u16, error_type: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
+    ResponseTemplate::new(status).set_body_json(error_rsp_json(status, error_type))
+}
+
+/// The body of [`error_rsp`].
+pub fn error_rsp_json(status: u16, error_type: &str) -> Value {
+    json!({
         "httpStatusCode": status,
         "message": "CORBADO-INTERNAL-MESSAGE",
         "requestData": {"requestID": "req-557650104455887358", "link": "https://app.corbado.com/requests/req-557650104455887358"},
         "runtime": 0.012,
         "error": {"type": error_type, "details": "CORBADO-INTERNAL-DETAILS"}
-    }))
+    })
 }
 
 pub fn session_key(token: &str) -> String {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use connect_backend::config::{vars, Config};
-use connect_backend::metrics;
+use connect_backend::{logging, metrics};
 use connect_backend::session::attr;
 use connect_backend::{NewSession, SessionStore};
 use integration_tests::*;
@@ -79,7 +79,12 @@ fn each_function_builds_a_workspace_binary_for_arm64_and_serves_its_route() {
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Handler"], "bootstrap");
-    assert_eq!(globals["Architectures"], json!(["arm64"]));
+    // A parameter, so that sam local can run x86_64 builds (scripts/sam-local.sh);
+    // a deployment that does not set it gets arm64.
+    assert_eq!(globals["Architectures"], json!([{"Ref": "Architecture"}]));
+    let architecture = &t["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"], "arm64");
+    assert_eq!(architecture["AllowedValues"], json!(["arm64", "x86_64"]));
     for f in FUNCTIONS {
         let function = resource(&t, f.logical_id);
         assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
@@ -170,7 +175,9 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
         }
         for name in env.keys() {
             assert!(
-                vars::REQUIRED.contains(&name.as_str()) || vars::OPTIONAL.contains(&name.as_str()),
+                vars::REQUIRED.contains(&name.as_str())
+                    || vars::OPTIONAL.contains(&name.as_str())
+                    || logging::LEVEL_VARS.contains(&name.as_str()),
                 "{}: {name} is not read by the code",
                 f.logical_id
             );
@@ -188,6 +195,70 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
             config.metrics_namespace,
             format!("CorbadoConnect/{SAMPLE_STACK_NAME}")
         );
+    }
+}
+
+/// Evaluates a condition of the template (`Fn::Or`, `Fn::Equals`, `Ref` to a parameter).
+fn condition_holds(t: &Value, condition: &Value, parameters: &HashMap<&str, &str>) -> bool {
+    let value = |v: &Value| match v.get("Ref").and_then(Value::as_str) {
+        Some(name) => parameters[name].to_owned(),
+        None => v.as_str().unwrap().to_owned(),
+    };
+    if let Some(name) = condition.get("Condition").and_then(Value::as_str) {
+        return condition_holds(t, &t["Conditions"][name], parameters);
+    }
+    if let Some(any) = condition.get("Fn::Or") {
+        let any = any.as_array().unwrap();
+        return any.iter().any(|c| condition_holds(t, c, parameters));
+    }
+    let equals = condition["Fn::Equals"].as_array().unwrap();
+    value(&equals[0]) == value(&equals[1])
+}
+
+/// The log-level environment each `LogLevel` gets. The runtime-loop test
+/// `tests/tests/runtime_logs.rs` runs the binaries with exactly this table.
+#[test]
+fn lambdas_log_filter_never_drops_metrics_and_the_functions_apply_the_level() {
+    let t = template();
+    let levels = t["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_array()
+        .unwrap();
+    let verbosity = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    assert!(levels.contains(&json!("TRACE")) && levels.contains(&json!("ERROR")));
+    for level in levels.iter().map(|l| l.as_str().unwrap()) {
+        let parameters = HashMap::from([("LogLevel", level)]);
+        for f in FUNCTIONS {
+            let logging = &resource(&t, f.logical_id)["Properties"]["LoggingConfig"];
+            assert_eq!(logging["LogFormat"], "JSON", "{}", f.logical_id);
+            let lambda_level = match &logging["ApplicationLogLevel"] {
+                Value::String(s) => s.clone(),
+                v => {
+                    let branches = v["Fn::If"].as_array().expect("a level or Fn::If");
+                    let name = branches[0].as_str().unwrap();
+                    let condition = &t["Conditions"][name];
+                    let chosen = if condition_holds(&t, condition, &parameters) {
+                        &branches[1]
+                    } else {
+                        &branches[2]
+                    };
+                    match chosen.get("Ref") {
+                        Some(_) => level.to_owned(),
+                        None => chosen.as_str().unwrap().to_owned(),
+                    }
+                }
+            };
+            let expected = if matches!(level, "TRACE" | "DEBUG") {
+                level
+            } else {
+                "INFO"
+            };
+            assert_eq!(lambda_level, expected, "{}: LogLevel {level}", f.logical_id);
+            let position = |l: &str| verbosity.iter().position(|v| *v == l).unwrap();
+            assert!(position(&lambda_level) <= position("INFO"));
+        }
+        let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+        assert_eq!(env["LOG_LEVEL"], json!({"Ref": "LogLevel"}));
+        assert_eq!(logging::LEVEL_VARS[0], "LOG_LEVEL", "LOG_LEVEL wins");
     }
 }
 

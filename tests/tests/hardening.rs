@@ -239,36 +239,67 @@ async fn a_failed_login_leaves_the_presented_session_alone() {
 // --- Corbado faults ------------------------------------------------------------
 
 #[tokio::test]
-async fn corbado_429_and_5xx_are_retried_then_succeed() {
+async fn connect_tokens_are_retried_after_429_and_5xx() {
     for status in [429, 500, 502, 503, 504] {
         let t = TestApp::start().await;
-        Mock::given(path(format!("/v2{VERIFY_PATH}")))
+        let session = t.login("user-42", None).await;
+        Mock::given(path("/v2/connectTokens"))
             .respond_with(error_rsp(status, "transient"))
             .up_to_n_times(2)
             .expect(2)
             .mount(&t.corbado)
             .await;
-        let jwt = t.expect_verification("user-42", "success", 1).await;
-        let reply = t.invoke(verify_event(&jwt)).await;
+        expect_list_token(&t, "user-42", 1).await;
+        let reply = t.invoke(list_event().session(&session)).await;
         assert_eq!(reply.status, 200, "{status}: {:?}", reply.raw);
         t.corbado.verify().await;
-        assert_eq!(t.items().await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_verification_is_resent_after_a_429_only() {
+    // 429: Corbado refused it unprocessed, so the single-use data is still good.
+    let t = TestApp::start().await;
+    Mock::given(path(format!("/v2{VERIFY_PATH}")))
+        .respond_with(error_rsp(429, "rate_limited"))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&t.corbado)
+        .await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
+    let reply = t.invoke(verify_event(&jwt)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    t.corbado.verify().await;
+    assert_eq!(t.items().await.len(), 1);
+
+    // A 5xx may come after Corbado consumed it: a resend would fail as a replay.
+    for status in [500, 502, 503, 504] {
+        let t = TestApp::start().await;
+        Mock::given(any())
+            .respond_with(error_rsp(status, "unavailable"))
+            .expect(1)
+            .mount(&t.corbado)
+            .await;
+        let jwt = signed_passkey_data(login_claims("user-42"));
+        t.invoke(verify_event(&jwt))
+            .await
+            .assert_error(502, "upstream_error");
+        t.assert_table_empty().await;
     }
 }
 
 #[tokio::test]
 async fn retries_are_bounded_then_the_answer_is_a_502() {
     let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
     Mock::given(any())
         .respond_with(error_rsp(503, "unavailable"))
         .expect(u64::from(TEST_POLICY.max_retries) + 1)
         .mount(&t.corbado)
         .await;
-    let jwt = signed_passkey_data(login_claims("user-42"));
-    t.invoke(verify_event(&jwt))
+    t.invoke(list_event().session(&session))
         .await
         .assert_error(502, "upstream_error");
-    t.assert_table_empty().await;
 }
 
 #[tokio::test]
@@ -457,19 +488,93 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
     assert_eq!(t.items().await.len(), 1, "only the login's session");
 }
 
+// --- What API Gateway really delivers ---------------------------------------
+
 #[tokio::test]
-async fn with_two_session_cookies_the_first_one_counts() {
+async fn the_session_cookie_is_found_beside_cookies_holding_any_text() {
     let t = TestApp::start().await;
-    let good = t.login("user-42", None).await;
+    let session = t.login("user-42", None).await;
     expect_list_token(&t, "user-42", 1).await;
-    let first_good = list_event()
-        .session(&good)
-        .cookie(&format!("{COOKIE_NAME}=stale"));
-    assert_eq!(t.invoke(first_good).await.status, 200);
-    let first_stale = list_event()
-        .cookie(&format!("{COOKIE_NAME}=stale"))
-        .session(&good);
-    t.invoke(first_stale)
+    // Set by other apps on the same site; API Gateway passes them on as the browser sent them.
+    let event = list_event()
+        .cookie("pref=José")
+        .session(&session)
+        .cookie("名前=値; theme=\"dark\"");
+    let reply = t.invoke(event).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(reply.body["connectToken"], "ctk1_list");
+}
+
+#[tokio::test]
+async fn a_re_login_beside_utf8_cookies_still_revokes_the_presented_session() {
+    let t = TestApp::start().await;
+    let old = t.login("user-42", None).await;
+    let jwt = t.expect_verification("user-42", "success", 1).await;
+    let reply = t
+        .invoke(verify_event(&jwt).cookie("pref=José").session(&old))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(t.app.sessions().find(&old).await.unwrap(), None);
+    assert_eq!(t.items().await.len(), 1, "only the new session");
+}
+
+#[tokio::test]
+async fn two_session_cookies_are_refused_whichever_comes_first() {
+    let t = TestApp::start().await;
+    t.expect_no_corbado_call().await;
+    let good = t.login("user-42", None).await;
+    let planted = t.login("attacker", None).await;
+    for (first, second) in [(&good, &planted), (&planted, &good)] {
+        let event = list_event().session(first).session(second);
+        t.invoke(event)
+            .await
+            .assert_error(401, "session_ambiguous");
+    }
+    // A login presenting two is refused before Corbado sees the single-use data.
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    let login = verify_event(&jwt).session(&good).session(&planted);
+    t.invoke(login).await.assert_error(401, "session_ambiguous");
+    assert_eq!(t.items().await.len(), 2, "both sessions untouched, nothing new");
+}
+
+#[tokio::test]
+async fn browsers_cannot_have_the_session_token_in_the_body() {
+    let t = TestApp::start_native().await;
+    t.expect_no_corbado_call().await;
+    let jwt = signed_passkey_data(login_claims("user-42"));
+    // The events carry Origin: https://app.example.com, an allowed origin.
+    let event = Event::json(
+        VERIFY,
+        &json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
+    );
+    t.invoke(event)
         .await
-        .assert_error(401, "session_invalid");
+        .assert_error(400, "body_delivery_from_browser");
+    t.assert_table_empty().await;
+}
+
+#[tokio::test]
+async fn forwarding_headers_lambda_http_cannot_parse_do_not_matter() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 2).await;
+    for (name, value) in [("host", "exa mple.com"), ("x-forwarded-proto", "ht tp")] {
+        let reply = t
+            .invoke(list_event().session(&session).header(name, value))
+            .await;
+        assert_eq!(reply.status, 200, "{name}: {value}: {:?}", reply.raw);
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_handling_a_request_is_a_500_and_the_next_request_is_served() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 1).await;
+    // Without a Host header lambda_http builds the URI from the domain name, with unwrap.
+    let mut event = list_event().session(&session).without_header("host");
+    event.json["requestContext"]["domainName"] = json!("bad domain");
+    t.invoke(event).await.assert_error(500, "internal_error");
+    let reply = t.invoke(list_event().session(&session)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
 }

@@ -1,17 +1,13 @@
 //! `POST /auth/createConnectToken`: a connect token for the logged-in user.
 
-use std::convert::Infallible;
-
-use lambda_http::{run, service_fn, Error, Request};
+use connect_backend::{App, Endpoint};
+use lambda_http::Error;
 
 // Lambda sends one event at a time: a single-threaded runtime spares the
 // cross-thread wake-ups of the multi-threaded one (measured: README, "Performance").
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     connect_backend::init_logging();
-    let app = connect_backend::App::from_env().await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Infallible>(app.create_connect_token(request).await)
-    }))
-    .await
+    let app = App::from_env().await?;
+    connect_backend::runtime::serve(app, Endpoint::CreateConnectToken).await
 }

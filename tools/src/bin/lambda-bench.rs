@@ -10,24 +10,20 @@
 //! Environment: the AWS variables of the local stack, `CORBADO_BACKEND_API`
 //! (the stand-in), `CORBADO_PROJECT_ID`, `STANDIN_API_SECRET`.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use clap::Parser;
 use connect_backend::{NewSession, SessionStore};
-use tokio::sync::{oneshot, Mutex, Notify};
+use connect_tools::runtime_api::{FunctionProcess, Outcome};
 
 #[derive(Parser)]
 #[command(about = "Benchmark the function binaries under the Lambda Runtime API")]
@@ -44,109 +40,6 @@ struct Cli {
     /// Events in events/ (the files the tests use).
     #[arg(long, default_value = "events")]
     events_dir: PathBuf,
-}
-
-// --- The Lambda Runtime API, for one function process -------------------------
-
-struct Invocation {
-    event: Vec<u8>,
-    done: oneshot::Sender<Vec<u8>>,
-}
-
-#[derive(Default)]
-struct RuntimeApi {
-    queue: Mutex<VecDeque<Invocation>>,
-    queued: Notify,
-    pending: Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>,
-    /// Each time the function asks for its next event.
-    polled: Notify,
-    polls: AtomicU64,
-    first_poll: Mutex<Option<Instant>>,
-    ids: AtomicU64,
-}
-
-async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
-    api.first_poll.lock().await.get_or_insert_with(Instant::now);
-    api.polls.fetch_add(1, Ordering::SeqCst);
-    api.polled.notify_waiters();
-    let invocation = loop {
-        let notified = api.queued.notified();
-        if let Some(invocation) = api.queue.lock().await.pop_front() {
-            break invocation;
-        }
-        notified.await;
-    };
-    let id = format!("bench-{}", api.ids.fetch_add(1, Ordering::SeqCst));
-    api.pending.lock().await.insert(id.clone(), invocation.done);
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(15);
-    Response::builder()
-        .header("lambda-runtime-aws-request-id", &id)
-        .header(
-            "lambda-runtime-deadline-ms",
-            deadline.as_millis().to_string(),
-        )
-        .header(
-            "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:eu-central-1:123456789012:function:bench",
-        )
-        .header(
-            "lambda-runtime-trace-id",
-            "Root=1-00000000-000000000000000000000000;Sampled=0",
-        )
-        .body(Body::from(invocation.event))
-        .unwrap()
-}
-
-async fn respond(
-    State(api): State<Arc<RuntimeApi>>,
-    Path((id, _kind)): Path<(String, String)>,
-    body: Bytes,
-) -> StatusCode {
-    if let Some(done) = api.pending.lock().await.remove(&id) {
-        let _ = done.send(body.to_vec());
-    }
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(body: Bytes) -> StatusCode {
-    eprintln!("init error: {}", String::from_utf8_lossy(&body));
-    StatusCode::ACCEPTED
-}
-
-impl RuntimeApi {
-    async fn serve() -> (Arc<Self>, SocketAddr) {
-        let api = Arc::new(Self::default());
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(respond))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (api, addr)
-    }
-
-    async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let (done, response) = oneshot::channel();
-        self.queue.lock().await.push_back(Invocation {
-            event: event.to_vec(),
-            done,
-        });
-        self.queued.notify_waiters();
-        response.await.expect("the function answered")
-    }
-
-    /// Waits until the function has asked for event number `n` (1-based).
-    async fn wait_for_poll(&self, n: u64) {
-        loop {
-            let polled = self.polled.notified();
-            if self.polls.load(Ordering::SeqCst) >= n {
-                return;
-            }
-            polled.await;
-        }
-    }
 }
 
 // --- Counting proxies in front of each upstream --------------------------------
@@ -257,20 +150,10 @@ struct Environment {
     upstreams: Vec<(&'static str, Arc<Counters>)>,
 }
 
-fn spawn(cli: &Cli, function: &Function, env: &Environment, runtime_api: SocketAddr) -> Child {
-    Command::new(cli.bin_dir.join(function.binary))
-        .env_clear()
-        .envs(env.vars.iter().map(|(k, v)| (k, v)))
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function.binary)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the function binary")
+async fn spawn(cli: &Cli, function: &Function, env: &Environment) -> FunctionProcess {
+    FunctionProcess::start(&cli.bin_dir.join(function.binary), env.vars.clone())
+        .await
+        .unwrap_or_else(|err| panic!("start the function binary: {err}"))
 }
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -284,26 +167,39 @@ fn row(function: &str, figure: &str, samples: &mut [f64], unit: &str, target: &s
     println!("| {function} | {figure} | {median:.3} {unit} | {p99:.3} {unit} | {target} |");
 }
 
-fn check_status(function: &Function, response: &[u8]) {
-    let value: serde_json::Value = serde_json::from_slice(response).expect("a Lambda response");
-    assert_eq!(value["statusCode"], 200, "{}: {value}", function.binary);
+fn check_status(function: &Function, process: &FunctionProcess, outcome: &Outcome) {
+    match outcome {
+        Outcome::Response(response) if response["statusCode"] == 200 => {}
+        outcome => panic!(
+            "{}: {outcome:?}\nstderr:\n{}",
+            function.binary,
+            process.stderr().join("\n")
+        ),
+    }
+}
+
+/// Process start → the first `next`; panics with the process's stderr if it ended instead.
+async fn ready(function: &Function, process: &FunctionProcess) -> Duration {
+    process.wait_ready().await.unwrap_or_else(|how| {
+        panic!(
+            "{} ended before its first event ({how}):\n{}",
+            function.binary,
+            process.stderr().join("\n")
+        )
+    })
 }
 
 async fn bench(cli: &Cli, function: &Function, env: &Environment) {
     let mut init = Vec::new();
     let mut first = Vec::new();
     for _ in 0..cli.cold_starts {
-        let (api, addr) = RuntimeApi::serve().await;
-        let started = Instant::now();
-        let mut child = spawn(cli, function, env, addr);
-        api.wait_for_poll(1).await;
-        let polled = api.first_poll.lock().await.expect("polled");
-        init.push((polled - started).as_secs_f64() * 1e3);
+        let mut process = spawn(cli, function, env).await;
+        init.push(ready(function, &process).await.as_secs_f64() * 1e3);
         let sent = Instant::now();
-        check_status(function, &api.invoke(&function.event).await);
+        let outcome = process.invoke_raw(function.event.clone()).await;
         first.push(sent.elapsed().as_secs_f64() * 1e3);
-        let _ = child.kill();
-        let _ = child.wait();
+        check_status(function, &process, &outcome);
+        process.stop().await;
     }
     row(
         function.binary,
@@ -320,13 +216,14 @@ async fn bench(cli: &Cli, function: &Function, env: &Environment) {
         "≤ 30 ms",
     );
 
-    let (api, addr) = RuntimeApi::serve().await;
-    let mut child = spawn(cli, function, env, addr);
-    let pid = child.id();
+    let mut process = spawn(cli, function, env).await;
+    ready(function, &process).await;
+    let pid = process.pid();
     const WARMUP: usize = 20;
-    for i in 0..WARMUP {
-        check_status(function, &api.invoke(&function.event).await);
-        api.wait_for_poll(i as u64 + 2).await;
+    for _ in 0..WARMUP {
+        let outcome = process.invoke_raw(function.event.clone()).await;
+        check_status(function, &process, &outcome);
+        let _ = process.wait_idle().await;
     }
     for (_, counters) in &env.upstreams {
         counters.requests.store(0, Ordering::SeqCst);
@@ -337,14 +234,15 @@ async fn bench(cli: &Cli, function: &Function, env: &Environment) {
     let mut cpu = Vec::with_capacity(cli.warm);
     let mut rss = Vec::new();
     for i in 0..cli.warm {
+        let event = function.event.clone();
         let cpu_before = cpu_ns(pid);
         let sent = Instant::now();
-        let response = api.invoke(&function.event).await;
+        let outcome = process.invoke_raw(event).await;
         wall.push(sent.elapsed().as_secs_f64() * 1e3);
         // The invocation ends when the function asks for the next event.
-        api.wait_for_poll((WARMUP + i) as u64 + 2).await;
+        let _ = process.wait_idle().await;
         cpu.push((cpu_ns(pid) - cpu_before) as f64 / 1e6);
-        check_status(function, &response);
+        check_status(function, &process, &outcome);
         if (i + 1) % 100 == 0 {
             rss.push(status_kb(pid, "VmRSS:"));
         }
@@ -390,8 +288,7 @@ async fn bench(cli: &Cli, function: &Function, env: &Environment) {
             function.binary, cli.warm
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    process.stop().await;
 }
 
 #[tokio::main]

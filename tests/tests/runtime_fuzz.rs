@@ -1,0 +1,694 @@
+//! Random API Gateway HTTP API (payload 2.0) events, each one of the files in
+//! `events/` with a few mutations, through each real function binary under the
+//! Lambda Runtime API (`connect_tools::runtime_api`), against DynamoDB Local,
+//! moto and a wiremock Corbado. Every event must get a `/response` (Lambda turns
+//! an `/error` post into a 502 without our body), with a status and code that
+//! openapi.yaml documents and a JSON body, from the process that served the first.
+//!
+//! The seed is fixed: a failure reproduces, and the failing events are written
+//! to `CARGO_TARGET_TMPDIR`.
+
+mod runtime_support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use connect_tools::runtime_api::Outcome;
+use integration_tests::*;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use runtime_support::*;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer};
+
+const SEED: &[u8; 32] = b"corbado-connect-runtime-fuzz-01!";
+const EVENTS_PER_FUNCTION: usize = 2500;
+/// Whatever the count, each function's run stops sending after this long.
+const TIME_BUDGET: Duration = Duration::from_secs(300);
+const CONNECT_TOKEN_SECRET: &str = "ctk1_runtime_fuzz_connect_token_secret";
+
+#[tokio::test]
+async fn create_connect_token_answers_every_event() {
+    fuzz(CREATE_CONNECT_TOKEN).await;
+}
+
+#[tokio::test]
+async fn verify_signed_passkey_data_answers_every_event() {
+    fuzz(VERIFY_SIGNED_PASSKEY_DATA).await;
+}
+
+/// The statuses openapi.yaml documents for each function, with the codes each may carry.
+fn documented_codes(function: &str, status: u64) -> Option<&'static [&'static str]> {
+    Some(match (function, status) {
+        (_, 200) => &[],
+        (CREATE_CONNECT_TOKEN, 400) => &[
+            "malformed_json",
+            "invalid_request",
+            "unknown_token_type",
+            "native_sessions_disabled",
+        ],
+        (CREATE_CONNECT_TOKEN, 401) => &["session_required", "session_invalid"],
+        (VERIFY_SIGNED_PASSKEY_DATA, 400) => &[
+            "malformed_json",
+            "invalid_request",
+            "invalid_signed_passkey_data",
+            "native_sessions_disabled",
+        ],
+        (VERIFY_SIGNED_PASSKEY_DATA, 401) => &[
+            "invalid_signature",
+            "invalid_challenge",
+            "user_mismatch",
+            "generic_error",
+        ],
+        (_, 403) => &["origin_not_allowed"],
+        (_, 405) => &["method_not_allowed"],
+        (_, 413) => &["payload_too_large"],
+        (_, 415) => &["unsupported_media_type"],
+        (_, 500) => &["internal_error"],
+        (_, 502) => &["upstream_error"],
+        (_, 504) => &["upstream_timeout"],
+        _ => return None,
+    })
+}
+
+// --- Mutations of an event ------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Header(String, String),
+    RemoveHeader(String),
+    /// `None` removes the `cookies` array.
+    Cookies(Option<Vec<String>>),
+    /// `None` removes the field.
+    Body {
+        body: Option<String>,
+        base64: Option<bool>,
+    },
+    Method(String),
+    RawPath(String),
+    RawQueryString(String),
+    /// A JSON pointer into the event, and its new value.
+    Field(&'static str, Value),
+}
+
+fn apply(mut event: Value, mutations: &[Mutation]) -> Value {
+    for mutation in mutations {
+        match mutation {
+            Mutation::Header(name, value) => event["headers"][name] = json!(value),
+            Mutation::RemoveHeader(name) => {
+                event["headers"].as_object_mut().unwrap().remove(name);
+            }
+            Mutation::Cookies(None) => {
+                event.as_object_mut().unwrap().remove("cookies");
+            }
+            Mutation::Cookies(Some(cookies)) => event["cookies"] = json!(cookies),
+            Mutation::Body { body, base64 } => {
+                let object = event.as_object_mut().unwrap();
+                match body {
+                    Some(body) => object.insert("body".into(), json!(body)),
+                    None => object.remove("body"),
+                };
+                match base64 {
+                    Some(base64) => object.insert("isBase64Encoded".into(), json!(base64)),
+                    None => object.remove("isBase64Encoded"),
+                };
+            }
+            Mutation::Method(method) => event["requestContext"]["http"]["method"] = json!(method),
+            Mutation::RawPath(raw_path) => event["rawPath"] = json!(raw_path),
+            Mutation::RawQueryString(query) => event["rawQueryString"] = json!(query),
+            Mutation::Field(pointer, value) => {
+                *event.pointer_mut(pointer).expect("the event has the field") = value.clone()
+            }
+        }
+    }
+    event
+}
+
+/// Short enough to read in a report: long strings are cut, with their length.
+fn short(text: &str) -> String {
+    if text.len() <= 48 {
+        return format!("{text:?}");
+    }
+    let cut: String = text.chars().take(24).collect();
+    format!("{cut:?}…({} bytes)", text.len())
+}
+
+fn describe(mutation: &Mutation) -> String {
+    match mutation {
+        Mutation::Header(name, value) => format!("header {}: {}", short(name), short(value)),
+        Mutation::RemoveHeader(name) => format!("no header {name}"),
+        Mutation::Cookies(None) => "no cookies".into(),
+        Mutation::Cookies(Some(cookies)) => format!(
+            "cookies [{}]",
+            cookies
+                .iter()
+                .map(|c| short(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Mutation::Body { body, base64 } => format!(
+            "body {} isBase64Encoded {base64:?}",
+            body.as_deref().map_or("none".into(), short)
+        ),
+        Mutation::Method(method) => format!("method {}", short(method)),
+        Mutation::RawPath(raw_path) => format!("rawPath {}", short(raw_path)),
+        Mutation::RawQueryString(query) => format!("rawQueryString {}", short(query)),
+        Mutation::Field(pointer, value) => format!("{pointer} {}", short(&value.to_string())),
+    }
+}
+
+// --- Strategies ---------------------------------------------------------------------------
+
+fn pick(values: &[&str]) -> BoxedStrategy<String> {
+    let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+    prop::sample::select(values).boxed()
+}
+
+fn pick_owned(values: Vec<String>) -> BoxedStrategy<String> {
+    prop::sample::select(values).boxed()
+}
+
+/// Up to 64 KiB of one character, ASCII or not.
+fn long_text() -> BoxedStrategy<String> {
+    (
+        prop::sample::select(vec!['a', 'é', '€', '😀', ' ', ';', '=', '\u{0}']),
+        1usize..=64 * 1024,
+    )
+        .prop_map(|(c, bytes)| c.to_string().repeat((bytes / c.len_utf8()).max(1)))
+        .boxed()
+}
+
+/// Text of every kind a client can put where a string goes.
+fn text() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => r"\PC{0,24}",
+        2 => r".{0,24}",
+        2 => r"[\x00-\x1f\x7f]{1,3}[a-z]{0,3}",
+        1 => r"[\x{80}-\x{ff}]{1,8}",
+        2 => pick(&[
+            "", " ", "José", "\u{feff}", "\u{202e}moc.elpmaxe", "😀", "%00", "%zz", "..", "/../",
+            "a\r\nb", "\u{0}", "null", "{}", "[]", "\"", "\\", "'", "<script>", "\t", "ü=ö",
+        ]),
+        1 => long_text(),
+    ]
+    .boxed()
+}
+
+/// One special value or any text, sometimes twice: API Gateway joins repeated headers with commas.
+fn header_values(specials: Vec<String>) -> BoxedStrategy<String> {
+    let one = prop_oneof![3 => pick_owned(specials), 1 => text()].boxed();
+    prop_oneof![
+        5 => one.clone(),
+        1 => (one.clone(), one).prop_map(|(a, b)| format!("{a},{b}")),
+    ]
+    .boxed()
+}
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+fn header(token: &str) -> BoxedStrategy<(String, String)> {
+    let hosts = strings(&[
+        "a1b2c3d4e5.execute-api.eu-central-1.amazonaws.com",
+        "",
+        "a b",
+        "example.com:99999",
+        "example.com:port",
+        "[::1]",
+        "[::1",
+        "user@example.com",
+        "example.com/path",
+        "é.example",
+        "..",
+        "127.0.0.1:0",
+        "example.com?x",
+        "example.com#x",
+    ]);
+    let protos = strings(&[
+        "https",
+        "http",
+        "HTTPS",
+        "ftp",
+        "",
+        "h ttps",
+        "https://",
+        "é",
+        "javascript",
+        "a+b",
+    ]);
+    let origins = strings(&[
+        FRONTEND_ORIGIN,
+        "null",
+        "https://evil.example",
+        "HTTPS://APP.EXAMPLE.COM",
+        "https://app.example.com/",
+        "https://app.example.com:443",
+        "",
+        "https://app.example.com.evil.example",
+    ]);
+    let content_types = strings(&[
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "text/plain",
+        "application/jsonx",
+        "",
+        "multipart/form-data; boundary=x",
+        "application/json;;",
+    ]);
+    let authorizations = vec![
+        format!("Bearer {token}"),
+        format!("bearer {token}"),
+        format!("Bearer  {token}"),
+        "Bearer".into(),
+        "Bearer ".into(),
+        "Bearer garbage".into(),
+        "Bearer é".into(),
+        "Basic dXNlcjpwYXNz".into(),
+        format!("Bearer {token} extra"),
+    ];
+    let cookie_headers = vec![
+        format!("{COOKIE_NAME}={token}"),
+        format!("{COOKIE_NAME}=a; {COOKIE_NAME}={token}"),
+        "=".into(),
+        ";;".into(),
+        "pref=José".into(),
+    ];
+    let content_lengths = strings(&["0", "-1", "99999999999999999999", "abc", "", "23"]);
+    let names = pick(&[
+        "host",
+        "x-forwarded-proto",
+        "x-forwarded-for",
+        "x-forwarded-port",
+        "origin",
+        "referer",
+        "user-agent",
+        "accept",
+        "content-encoding",
+        "transfer-encoding",
+        "Host",
+        "X-Forwarded-Proto",
+        "Content-Type",
+    ]);
+    let any_name = prop_oneof![
+        3 => names,
+        2 => r"[a-z0-9-]{1,16}",
+        1 => r"[A-Za-z_.~-]{1,16}",
+        1 => text(),
+    ];
+    prop_oneof![
+        1 => (Just("host".to_owned()), header_values(hosts)),
+        1 => (Just("x-forwarded-proto".to_owned()), header_values(protos)),
+        1 => (Just("origin".to_owned()), header_values(origins)),
+        1 => (Just("content-type".to_owned()), header_values(content_types)),
+        1 => (Just("authorization".to_owned()), header_values(authorizations)),
+        1 => (Just("cookie".to_owned()), header_values(cookie_headers)),
+        1 => (Just("content-length".to_owned()), header_values(content_lengths)),
+        3 => (any_name, text()),
+    ]
+    .boxed()
+}
+
+fn cookies(token: &str) -> BoxedStrategy<Option<Vec<String>>> {
+    let ours = format!("{COOKIE_NAME}={token}");
+    let cookie = prop_oneof![
+        3 => pick_owned(vec![
+            "pref=José".into(),
+            "".into(),
+            "noequals".into(),
+            "=".into(),
+            "=value".into(),
+            format!("{COOKIE_NAME}="),
+            format!("{COOKIE_NAME}=garbage"),
+            ours.clone(),
+            format!("__host-session={token}"),
+            format!("{ours}; Path=/"),
+            format!("{COOKIE_NAME}=\"{token}\""),
+            format!(" {ours} "),
+            "a=b; c=d".into(),
+            format!("{COOKIE_NAME}=a=b"),
+        ]),
+        1 => text(),
+        1 => (text(), text()).prop_map(|(name, value)| format!("{name}={value}")),
+    ];
+    prop_oneof![
+        1 => Just(None),
+        6 => prop::collection::vec(cookie, 0..5).prop_map(Some),
+        1 => Just(Some(vec![ours.clone(), ours])),
+    ]
+    .boxed()
+}
+
+fn json_leaf() -> BoxedStrategy<Value> {
+    prop_oneof![
+        3 => text().prop_map(Value::String),
+        1 => any::<i64>().prop_map(|n| json!(n)),
+        1 => any::<f64>().prop_map(|n| json!(n)),
+        1 => any::<bool>().prop_map(|b| json!(b)),
+        1 => Just(Value::Null),
+        1 => prop::collection::vec(text(), 0..3).prop_map(|v| json!(v)),
+    ]
+    .boxed()
+}
+
+/// JSON bodies near and far from what each endpoint accepts, unicode included.
+fn json_body() -> BoxedStrategy<Value> {
+    let token_type = prop_oneof![
+        3 => pick(&["passkey-append", "passkey-list", "passkey-delete"]),
+        1 => text(),
+    ];
+    let delivery = prop_oneof![
+        Just(None),
+        Just(Some(json!("body"))),
+        Just(Some(json!("cookie"))),
+        Just(Some(Value::Null)),
+        json_leaf().prop_map(Some),
+    ];
+    let jwt = prop_oneof![
+        4 => text().prop_map(|webauthn_id| signed_passkey_data(login_claims(&webauthn_id))),
+        1 => json_leaf().prop_map(signed_passkey_data),
+        1 => text(),
+    ];
+    let key = prop_oneof![
+        pick(&["type", "signedPasskeyData", "sessionDelivery", "Type", ""]),
+        text(),
+    ];
+    prop_oneof![
+        2 => token_type.prop_map(|t| json!({ "type": t })),
+        3 => (jwt, delivery).prop_map(|(jwt, delivery)| {
+            let mut body = json!({ "signedPasskeyData": jwt });
+            if let Some(delivery) = delivery {
+                body["sessionDelivery"] = delivery;
+            }
+            body
+        }),
+        2 => prop::collection::vec((key, json_leaf()), 0..4)
+            .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+        1 => json_leaf(),
+    ]
+    .boxed()
+}
+
+fn body() -> BoxedStrategy<Mutation> {
+    let with = |body: Option<String>, base64: Option<bool>| Mutation::Body { body, base64 };
+    let huge = 16 * 1024 - 64..=1024 * 1024usize;
+    prop_oneof![
+        2 => prop::collection::vec(any::<u8>(), 0..2048)
+            .prop_map(move |bytes| with(Some(STANDARD.encode(bytes)), Some(true))),
+        2 => text().prop_map(move |text| with(Some(text), Some(false))),
+        1 => prop_oneof![pick(&["!!!", "YWJj=", "YW Jj", "é", "====", "YQ", "-_-_", "e30"]), text()]
+            .prop_map(move |text| with(Some(text), Some(true))),
+        4 => json_body().prop_map(move |json| with(Some(json.to_string()), Some(false))),
+        1 => json_body().prop_map(move |json| with(Some(STANDARD.encode(json.to_string())), Some(true))),
+        1 => huge.clone().prop_map(move |n| {
+            with(Some(json!({"type": "passkey-list", "signedPasskeyData": "a".repeat(n)}).to_string()), Some(false))
+        }),
+        1 => huge.prop_map(move |n| with(Some(STANDARD.encode(vec![b'{'; n])), Some(true))),
+        1 => Just(with(None, None)),
+        1 => Just(with(None, Some(true))),
+    ]
+    .boxed()
+}
+
+fn mutation(token: &str) -> BoxedStrategy<Mutation> {
+    let methods = prop_oneof![
+        4 => Just("POST".to_owned()),
+        2 => pick(&[
+            "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT", "post",
+            "PROPFIND", "M-SEARCH",
+        ]),
+        1 => r"[A-Za-z!#$%&'*+.^_`|~0-9-]{1,12}",
+    ];
+    let raw_paths = prop_oneof![
+        2 => pick(&[
+            "/", "", "//", "/auth/createConnectToken", "/auth/verifySignedPasskeyData",
+            "/auth/../etc/passwd", "/%2e%2e/", "/%00", "/é", "/a b", "/auth?x=1", "/auth#f", "*",
+            "http://evil.example/", "/\\",
+        ]),
+        1 => text().prop_map(|t| format!("/{t}")),
+        1 => text(),
+    ];
+    let queries = prop_oneof![
+        2 => pick(&["", "a=b", "a=b&a=c", "%zz", "=", "&&", "a=%00", "é=ü", "a b", "#x", "?x"]),
+        1 => text(),
+    ];
+    let string_fields = prop::sample::select(vec![
+        "/requestContext/domainName",
+        "/requestContext/domainPrefix",
+        "/requestContext/stage",
+        "/requestContext/requestId",
+        "/requestContext/routeKey",
+        "/requestContext/accountId",
+        "/requestContext/apiId",
+        "/requestContext/time",
+        "/requestContext/http/path",
+        "/requestContext/http/protocol",
+        "/requestContext/http/sourceIp",
+        "/requestContext/http/userAgent",
+        "/routeKey",
+        "/version",
+    ]);
+    let field_values = prop_oneof![
+        2 => pick(&[
+            "", "$default", "prod", "a/b", "example.com", "127.0.0.1", "::1", "HTTP/2.0", "2.0",
+            "1.0",
+        ])
+        .prop_map(Value::String),
+        2 => text().prop_map(Value::String),
+        1 => Just(Value::Null),
+    ];
+    let known_headers = pick(&[
+        "host",
+        "content-type",
+        "origin",
+        "x-forwarded-proto",
+        "content-length",
+        "user-agent",
+    ]);
+    prop_oneof![
+        6 => header(token).prop_map(|(name, value)| Mutation::Header(name, value)),
+        1 => known_headers.prop_map(Mutation::RemoveHeader),
+        3 => cookies(token).prop_map(Mutation::Cookies),
+        4 => body(),
+        1 => methods.prop_map(Mutation::Method),
+        1 => raw_paths.prop_map(Mutation::RawPath),
+        1 => queries.prop_map(Mutation::RawQueryString),
+        2 => (string_fields, field_values).prop_map(|(pointer, value)| Mutation::Field(pointer, value)),
+        1 => any::<i64>().prop_map(|epoch| Mutation::Field("/requestContext/timeEpoch", json!(epoch))),
+    ]
+    .boxed()
+}
+
+// --- What every answer must be ------------------------------------------------------------
+
+/// What API Gateway would make of `outcome`: `Ok(status)`, or what is wrong with it.
+fn check(function: &str, outcome: &Outcome) -> Result<u64, String> {
+    let response = match outcome {
+        Outcome::Response(response) => response,
+        Outcome::Error(error) => {
+            let message = error["errorMessage"].as_str().unwrap_or_default();
+            // Cut before the first quoted input, so that one cause is one kind.
+            let cause: String = message
+                .split(['"', '(', '{'])
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(120)
+                .collect();
+            return Err(format!(
+                "posted /error (a 502 without our body): {} {cause}",
+                error["errorType"].as_str().unwrap_or("?"),
+            ));
+        }
+        Outcome::Died(how) => return Err(format!("the process died: {how}")),
+    };
+    let status = response["statusCode"]
+        .as_u64()
+        .ok_or("the response has no statusCode")?;
+    let codes = documented_codes(function, status)
+        .ok_or_else(|| format!("status {status} is not documented"))?;
+    let text = match (
+        response["body"].as_str(),
+        response["isBase64Encoded"] == true,
+    ) {
+        (Some(body), true) => String::from_utf8(STANDARD.decode(body).unwrap_or_default())
+            .map_err(|_| format!("{status}: the body is not UTF-8"))?,
+        (Some(body), false) => body.to_owned(),
+        (None, _) => return Err(format!("{status}: no body")),
+    };
+    let body: Value =
+        serde_json::from_str(&text).map_err(|_| format!("{status}: the body is not JSON"))?;
+    if text.contains(API_SECRET) {
+        return Err(format!("{status}: the API secret is in the body"));
+    }
+    if status >= 400 {
+        let code = body["code"].as_str().unwrap_or_default();
+        let error_shape = body.as_object().is_some_and(|o| o.len() == 2)
+            && body["error"].as_str().is_some_and(|e| !e.is_empty());
+        if !error_shape || !codes.contains(&code) {
+            return Err(format!("{status}: {body} is not a documented error"));
+        }
+        if response["cookies"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+        {
+            return Err(format!("{status} {code}: an error set a cookie"));
+        }
+    } else {
+        let ok = match function {
+            CREATE_CONNECT_TOKEN => body["connectToken"].is_string(),
+            _ => body["success"] == true,
+        };
+        if !ok {
+            return Err(format!("{status}: unexpected body {body}"));
+        }
+    }
+    Ok(status)
+}
+
+struct Failure {
+    index: usize,
+    base: String,
+    mutations: Vec<Mutation>,
+    event: Value,
+}
+
+async fn fuzz(function: &'static str) {
+    let emulators = Emulators::connect().await;
+    let table = emulators.new_table().await;
+    let secret_arn = emulators.new_secret(API_SECRET).await;
+    let corbado = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/passkey/verifySignedData"))
+        .respond_with(verify_rsp("success"))
+        .mount(&corbado)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/connectTokens"))
+        .respond_with(connect_token_rsp(Some(CONNECT_TOKEN_SECRET)))
+        .mount(&corbado)
+        .await;
+    let token = create_session(&emulators, &table, "user-42").await;
+    let bases: Vec<(String, Value)> = event_files(function)
+        .into_iter()
+        .map(|(name, event)| {
+            let text = event.to_string().replace(TOKEN_PLACEHOLDER, token.expose());
+            (name, serde_json::from_str(&text).unwrap())
+        })
+        .collect();
+    // Native sessions on: bearer tokens and body delivery reach their code too.
+    let env = function_env(
+        &table,
+        &secret_arn,
+        &corbado.uri(),
+        &[("NATIVE_APP_SESSIONS", "true")],
+    );
+    let process = start_function(function, env).await;
+    let pid = process.pid();
+
+    let strategy = (
+        0..bases.len(),
+        prop::collection::vec(mutation(token.expose()), 0..8),
+    );
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, SEED),
+    );
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut statuses = BTreeMap::<u64, usize>::new();
+    let mut failures = BTreeMap::<String, Vec<Failure>>::new();
+    for index in 0..EVENTS_PER_FUNCTION {
+        if started.elapsed() > TIME_BUDGET {
+            break;
+        }
+        let (base, mutations) = strategy
+            .new_tree(&mut runner)
+            .expect("generate an event")
+            .current();
+        let event = apply(bases[base].1.clone(), &mutations);
+        sent += 1;
+        let answered = tokio::time::timeout(Duration::from_secs(30), process.invoke(&event)).await;
+        let result = match &answered {
+            Ok(outcome) => check(function, outcome),
+            Err(_) => Err("no answer within 30 s".into()),
+        };
+        match result {
+            Ok(status) => *statuses.entry(status).or_default() += 1,
+            Err(kind) => failures.entry(kind).or_default().push(Failure {
+                index,
+                base: bases[base].0.clone(),
+                mutations,
+                event,
+            }),
+        }
+        if answered.is_err() || !process.is_alive() {
+            break;
+        }
+    }
+    println!(
+        "{function}: {sent} events sent in {:.1} s (seed {:?}); statuses {statuses:?}; {} failed",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(SEED),
+        failures.values().map(Vec::len).sum::<usize>()
+    );
+
+    let mut report = String::new();
+    if !failures.is_empty() {
+        let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("runtime_fuzz-{function}.failures.json"));
+        let mut saved = Vec::new();
+        for (kind, cases) in &failures {
+            report.push_str(&format!("\n{} × {kind}\n", cases.len()));
+            for case in cases.iter().take(3) {
+                let described: Vec<String> = case.mutations.iter().map(describe).collect();
+                report.push_str(&format!(
+                    "    event #{} from {}: {}\n",
+                    case.index,
+                    case.base,
+                    described.join("; ")
+                ));
+            }
+            saved.extend(
+                cases
+                    .iter()
+                    .take(20)
+                    .map(|case| json!({"kind": kind, "index": case.index, "event": case.event})),
+            );
+        }
+        std::fs::write(&file, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+        report.push_str(&format!("\nfailing events: {}\n", file.display()));
+        // The panic hook's "thread 'main' panicked at <file>:<line>:<column>:".
+        let panics: std::collections::BTreeSet<String> = process
+            .stderr()
+            .iter()
+            .filter_map(|line| line.split_once("panicked at ").map(|(_, at)| at.to_owned()))
+            .collect();
+        if !panics.is_empty() {
+            report.push_str("where the process panicked:\n");
+            for at in &panics {
+                report.push_str(&format!("    {at}\n"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{function}: {} of {sent} events were not answered as documented:{report}",
+        failures.values().map(Vec::len).sum::<usize>()
+    );
+    assert!(
+        process.is_alive() && process.pid() == pid,
+        "{function}: the process that served the first event is gone ({:?})",
+        process.exit()
+    );
+    // A slow machine may run out of time first; a few hundred events still say something.
+    assert!(
+        sent >= 500,
+        "{function}: only {sent} events within {TIME_BUDGET:?}"
+    );
+}

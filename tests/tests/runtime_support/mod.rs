@@ -1,0 +1,181 @@
+//! What the runtime-loop tests (`runtime_fuzz.rs`, `runtime_logs.rs`) share: the
+//! built function binaries, and the environment they run with against the emulators.
+
+// Each test crate uses a different part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use connect_backend::{NewSession, SessionStore, SessionToken};
+use connect_tools::runtime_api::FunctionProcess;
+use integration_tests::{Emulators, FRONTEND_ORIGIN, PROJECT_ID, SESSION_TTL_SECONDS};
+
+pub const CREATE_CONNECT_TOKEN: &str = "create-connect-token";
+pub const VERIFY_SIGNED_PASSKEY_DATA: &str = "verify-signed-passkey-data";
+
+/// The built binary `name`: from `FUNCTION_BIN_DIR` when set (e.g. release builds),
+/// else from this test's own target directory.
+pub fn function_binary(name: &str) -> PathBuf {
+    let chosen = std::env::var_os("FUNCTION_BIN_DIR").map(PathBuf::from);
+    let dir = chosen.clone().unwrap_or_else(|| {
+        // Test executables live in <target>/<profile>/deps/.
+        std::env::current_exe()
+            .expect("the test executable's path")
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>")
+            .to_path_buf()
+    });
+    let binary = dir.join(name);
+    assert!(
+        binary.is_file(),
+        "{} is missing: build the functions first (`cargo build --workspace --bins`; \
+         `cargo test --workspace` builds them too, but `cargo test -p integration-tests` alone does not)",
+        binary.display()
+    );
+    static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap();
+    if chosen.is_none() && !warned.iter().any(|n| n == name) {
+        warned.push(name.to_owned());
+        if let Some(source) = newer_source(name, &binary) {
+            eprintln!(
+                "warning: {} is older than {}: these tests run the binary as it was built \
+                 (`cargo build --workspace --bins` rebuilds it)",
+                binary.display(),
+                source.display()
+            );
+        }
+    }
+    binary
+}
+
+/// A source file of the function edited after `binary` was built, if any.
+fn newer_source(name: &str, binary: &Path) -> Option<PathBuf> {
+    let built = binary.metadata().and_then(|m| m.modified()).ok()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let dirs = [
+        root.join("shared/src"),
+        root.join("functions").join(name).join("src"),
+    ];
+    let mut stack: Vec<PathBuf> = dirs.into_iter().collect();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if modified(&path).is_some_and(|m| m > built) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// The environment a deployed function gets, pointed at the emulators and at
+/// `corbado_url` (the base URL, `/v2` appended), then `overrides` on top.
+pub fn function_env(
+    table: &str,
+    secret_arn: &str,
+    corbado_url: &str,
+    overrides: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let passed_on = |name: &str| std::env::var(name).unwrap_or_default();
+    let mut env: Vec<(String, String)> = [
+        ("SESSIONS_TABLE", table.to_owned()),
+        ("CORBADO_PROJECT_ID", PROJECT_ID.to_owned()),
+        ("CORBADO_API_SECRET_ARN", secret_arn.to_owned()),
+        ("CORBADO_BACKEND_API", format!("{corbado_url}/v2")),
+        ("SESSION_TTL_SECONDS", SESSION_TTL_SECONDS.to_string()),
+        ("ALLOWED_ORIGINS", FRONTEND_ORIGIN.to_owned()),
+        // Emulators::connect has checked that these point at loopback.
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            passed_on("AWS_ENDPOINT_URL_DYNAMODB"),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            passed_on("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+        ),
+        ("AWS_REGION", "eu-central-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_SESSION_TOKEN", "test".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (name, value) in overrides {
+        env.retain(|(k, _)| k != name);
+        env.push(((*name).to_owned(), (*value).to_owned()));
+    }
+    env
+}
+
+/// Starts the function binary `name` and waits until it asks for its first event.
+pub async fn start_function(name: &str, env: Vec<(String, String)>) -> FunctionProcess {
+    let process = FunctionProcess::start(&function_binary(name), env)
+        .await
+        .unwrap_or_else(|err| panic!("start {name}: {err}"));
+    match tokio::time::timeout(Duration::from_secs(30), process.wait_ready()).await {
+        Ok(Ok(_)) => process,
+        Ok(Err(how)) => panic!(
+            "{name} ended during init ({how}):\n{}\n{}",
+            process.stdout().join("\n"),
+            process.stderr().join("\n")
+        ),
+        Err(_) => panic!("{name} did not ask for an event within 30 s"),
+    }
+}
+
+/// A session as the application's existing login would create it.
+pub async fn create_session(emulators: &Emulators, table: &str, user_id: &str) -> SessionToken {
+    SessionStore::new(
+        emulators.dynamodb.clone(),
+        table,
+        Duration::from_secs(SESSION_TTL_SECONDS),
+    )
+    .create(NewSession {
+        user_id: user_id.into(),
+        display_name: Some("Jane Doe".into()),
+        ..Default::default()
+    })
+    .await
+    .expect("create a session in DynamoDB Local")
+    .0
+}
+
+/// The event files in `events/<function>/`, as JSON.
+pub fn event_files(function: &str) -> Vec<(String, serde_json::Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(function);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let json = serde_json::from_str(&text)
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            (name, json)
+        })
+        .collect()
+}
+
+/// The placeholder in the event files' cookies where a real session token goes.
+pub const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_A_TOKEN_FROM_connect-session";
