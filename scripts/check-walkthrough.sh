@@ -19,7 +19,8 @@ expect() {
   fi
 }
 expect '^HTTP/1.1 200 OK'
-expect '^set-cookie: __Host-session=[A-Za-z0-9_-]{43}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=10800'
+# cargo lambda watch writes set-cookie, SAM's local server (Werkzeug) Set-Cookie.
+expect '^[Ss]et-[Cc]ookie: __Host-session=[A-Za-z0-9_-]{43}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=10800'
 expect '^\{"success":true\}$'
 expect '^\{"connectToken":"ctk1_standin_0_'
 expect '^\{"connectToken":"ctk1_standin_1_'

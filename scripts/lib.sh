@@ -67,10 +67,14 @@ install_browser() {
 
 # SAM CLI, kept on this machine: no telemetry, and no weekly version check
 # against PyPI (its config dir holds a fresh "last checked" time).
-sam_offline() {
+# sam_offline_env alone: for SAM run by other programs (tests/check_events.py).
+sam_offline_env() {
   export SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR="$STATE/sam-cli"
   mkdir -p "$__SAM_CLI_APP_DIR"
   printf '{"telemetryEnabled": false, "lastVersionCheck": %s}\n' "$(date +%s)" >"$__SAM_CLI_APP_DIR/metadata.json"
+}
+sam_offline() {
+  sam_offline_env
   AWS_EC2_METADATA_DISABLED=true "$VENV/bin/sam" "$@"
 }
 

@@ -56,6 +56,7 @@ cleanup() {
   fi
   stop_all
   ! $WROTE_ENV || rm -f "$STATE/env"
+  [ -z "${STANDIN_CA:-}" ] || rm -rf "$(dirname "$STANDIN_CA")"
 }
 trap cleanup EXIT INT TERM
 
@@ -133,7 +134,7 @@ build_base_image() {
 # With podman the bridge (and its host address) exists only while a container runs.
 # Sets ENGINE_HOST: the host's address on the bridge, where the relay listens.
 start_anchor_container() {
-  "$ENGINE" run -d --rm --name "$ANCHOR" "$BASE_IMAGE" sleep infinity >/dev/null
+  "$ENGINE" run -d --rm --stop-signal KILL --name "$ANCHOR" "$BASE_IMAGE" sleep infinity >/dev/null
   ENGINE_HOST=$("$ENGINE" inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}' "$ANCHOR")
   [ -n "$ENGINE_HOST" ] || die "no bridge gateway address for $ANCHOR"
 }
@@ -147,6 +148,8 @@ start_emulators() {
   start_dynamodb_local "$dynamodb_port"
   start_moto "$moto_port"
   export_local_aws_env "$dynamodb_port" "$moto_port"
+  # Every sam local command asks STS for the account id first; moto answers, not AWS.
+  export AWS_ENDPOINT_URL_STS=$AWS_ENDPOINT_URL_SECRETS_MANAGER
   export SESSIONS_TABLE CORBADO_PROJECT_ID=pro-1234567890
   start_corbado_standin "$standin_port" "$API_SECRET"
   [ -s "$STANDIN_CA" ] || die "the Corbado stand-in wrote no CA certificate to $STANDIN_CA"
@@ -195,7 +198,8 @@ write_env_vars() {
   "SESSION_TTL_SECONDS": "10800",
   "ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000,https://app.example.com",
   "NATIVE_APP_SESSIONS": "false",
-  "METRICS_NAMESPACE": "CorbadoConnect/sam-local"
+  "METRICS_NAMESPACE": "CorbadoConnect/sam-local",
+  "LOG_LEVEL": "INFO"
 }}
 JSON
 }
@@ -208,11 +212,11 @@ sam_build() {
 }
 
 # What every sam local command here shares: the built template, the run image, the
-# variables, the host name, and no registry.
+# variables, the host name, no registry, and nothing kept outside .local/.
 sam_local_args() {
   printf '%s\n' --template "$WORK/build/template.yaml" --parameter-overrides "Architecture=$ARCH" \
     --env-vars "$WORK/env-vars.json" --invoke-image "$RUN_IMAGE" --skip-pull-image \
-    --add-host "host.containers.internal:$ENGINE_HOST"
+    --add-host "host.containers.internal:$ENGINE_HOST" --layer-cache-basedir "$WORK/layers"
 }
 
 # The walkthrough against sam local start-api, on the template's routes.
@@ -246,15 +250,21 @@ check_invoke() {
 }
 
 cd "$ROOT"
+# Here, so that every SAM process inherits it, those check_events.py starts too.
+sam_offline_env
 log "SAM local runtime: containers from $BASE_IMAGE, functions for $ARCH"
 timed "dev tools" install_dev_tools
 timed "tools (cargo build connect-tools)" cargo build --quiet -p connect-tools --bins
+# The build is mostly CPU, the engine and base image mostly waiting on apt: side by side.
+timed "sam build ($ARCH, ${SAM_BUILD_MODE:-debug}), in parallel" sam_build &
+build=$!
+PIDS+=("$build")
 timed "container engine" start_container_engine
 timed "base image" build_base_image
 timed "anchor container" start_anchor_container
 timed "emulators, stand-in, relay" start_emulators
 timed "run image (CA, endpoints)" build_run_image
 write_env_vars
-timed "sam build ($ARCH, ${SAM_BUILD_MODE:-debug})" sam_build
+timed "waiting for sam build" wait "$build"
 timed "start-api + walkthrough" check_start_api
 timed "sam local invoke, each event" check_invoke

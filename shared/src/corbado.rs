@@ -298,8 +298,8 @@ impl CorbadoClient {
             self.policy.total_budget,
             self.post_with_retries(url, body, resend),
         )
-            .await
-            .unwrap_or(Err(CorbadoError::Timeout))
+        .await
+        .unwrap_or(Err(CorbadoError::Timeout))
     }
 
     /// Retries what `resend` allows, with backoff. A 401 means the secret may

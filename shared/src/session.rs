@@ -311,8 +311,15 @@ impl SessionStore {
             .as_ref()
             .and_then(|item| session_from_item(item).ok())
             .is_some_and(|stored| {
-                (stored.user_id.as_str(), stored.created_at, stored.expires_at)
-                    == (session.user_id.as_str(), session.created_at, session.expires_at)
+                (
+                    stored.user_id.as_str(),
+                    stored.created_at,
+                    stored.expires_at,
+                ) == (
+                    session.user_id.as_str(),
+                    session.created_at,
+                    session.expires_at,
+                )
             }))
     }
 

@@ -54,9 +54,20 @@ impl Emulators {
         }
         // The configuration the functions themselves run with (timeouts included).
         let aws = connect_backend::aws_sdk_config().await;
+        // The tests' own set-up and checks wait longer: a loaded machine must not fail a
+        // test before the code under test runs.
+        let patient = aws
+            .to_builder()
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .build();
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(&aws),
-            secrets: aws_sdk_secretsmanager::Client::new(&aws),
+            dynamodb: aws_sdk_dynamodb::Client::new(&patient),
+            secrets: aws_sdk_secretsmanager::Client::new(&patient),
             aws,
         }
     }

@@ -4,8 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use connect_backend::config::{vars, Config};
-use connect_backend::{logging, metrics};
 use connect_backend::session::attr;
+use connect_backend::{logging, metrics};
 use connect_backend::{NewSession, SessionStore};
 use integration_tests::*;
 use serde_json::{json, Value};

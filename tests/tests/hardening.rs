@@ -526,15 +526,17 @@ async fn two_session_cookies_are_refused_whichever_comes_first() {
     let planted = t.login("attacker", None).await;
     for (first, second) in [(&good, &planted), (&planted, &good)] {
         let event = list_event().session(first).session(second);
-        t.invoke(event)
-            .await
-            .assert_error(401, "session_ambiguous");
+        t.invoke(event).await.assert_error(401, "session_ambiguous");
     }
     // A login presenting two is refused before Corbado sees the single-use data.
     let jwt = signed_passkey_data(login_claims("user-42"));
     let login = verify_event(&jwt).session(&good).session(&planted);
     t.invoke(login).await.assert_error(401, "session_ambiguous");
-    assert_eq!(t.items().await.len(), 2, "both sessions untouched, nothing new");
+    assert_eq!(
+        t.items().await.len(),
+        2,
+        "both sessions untouched, nothing new"
+    );
 }
 
 #[tokio::test]

@@ -3,19 +3,21 @@
 //! Lambda Runtime API (`connect_tools::runtime_api`), against DynamoDB Local,
 //! moto and a wiremock Corbado. Every event must get a `/response` (Lambda turns
 //! an `/error` post into a 502 without our body), with a status and code that
-//! openapi.yaml documents and a JSON body, from the process that served the first.
+//! openapi.yaml documents for that route and a JSON body, from the process that
+//! served the first.
 //!
 //! The seed is fixed: a failure reproduces, and the failing events are written
 //! to `CARGO_TARGET_TMPDIR`.
 
 mod runtime_support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use connect_tools::runtime_api::Outcome;
+use connect_tools::runtime_api::{FunctionProcess, Outcome};
 use integration_tests::*;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -41,38 +43,77 @@ async fn verify_signed_passkey_data_answers_every_event() {
     fuzz(VERIFY_SIGNED_PASSKEY_DATA).await;
 }
 
-/// The statuses openapi.yaml documents for each function, with the codes each may carry.
-fn documented_codes(function: &str, status: u64) -> Option<&'static [&'static str]> {
-    Some(match (function, status) {
-        (_, 200) => &[],
-        (CREATE_CONNECT_TOKEN, 400) => &[
-            "malformed_json",
-            "invalid_request",
-            "unknown_token_type",
-            "native_sessions_disabled",
-        ],
-        (CREATE_CONNECT_TOKEN, 401) => &["session_required", "session_invalid"],
-        (VERIFY_SIGNED_PASSKEY_DATA, 400) => &[
-            "malformed_json",
-            "invalid_request",
-            "invalid_signed_passkey_data",
-            "native_sessions_disabled",
-        ],
-        (VERIFY_SIGNED_PASSKEY_DATA, 401) => &[
-            "invalid_signature",
-            "invalid_challenge",
-            "user_mismatch",
-            "generic_error",
-        ],
-        (_, 403) => &["origin_not_allowed"],
-        (_, 405) => &["method_not_allowed"],
-        (_, 413) => &["payload_too_large"],
-        (_, 415) => &["unsupported_media_type"],
-        (_, 500) => &["internal_error"],
-        (_, 502) => &["upstream_error"],
-        (_, 504) => &["upstream_timeout"],
-        _ => return None,
-    })
+/// openapi.yaml as JSON, read with the project's Python and PyYAML (as tests/check_openapi.py does).
+fn openapi() -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let python = root.join(".venv/bin/python");
+    let output = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+        ])
+        .arg(root.join("openapi.yaml"))
+        .output()
+        .unwrap_or_else(|err| panic!("{}: {err} (scripts/test.sh installs it)", python.display()));
+    assert!(
+        output.status.success(),
+        "reading openapi.yaml: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("openapi.yaml as JSON")
+}
+
+/// Every `properties.code` `enum` or `const` under `schema`: the codes a response may carry.
+fn codes_in(schema: &Value, codes: &mut BTreeSet<String>) {
+    match schema {
+        Value::Object(fields) => {
+            if let Some(code) = fields.get("properties").and_then(|p| p.get("code")) {
+                let listed = code["enum"].as_array().into_iter().flatten();
+                codes.extend(
+                    listed
+                        .chain(code.get("const"))
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned),
+                );
+            }
+            fields.values().for_each(|value| codes_in(value, codes));
+        }
+        Value::Array(items) => items.iter().for_each(|item| codes_in(item, codes)),
+        _ => {}
+    }
+}
+
+/// The statuses openapi.yaml documents for `function`'s route, each with the codes it may carry.
+fn documented(openapi: &Value, function: &str) -> BTreeMap<u64, BTreeSet<String>> {
+    let route = match function {
+        CREATE_CONNECT_TOKEN => "/auth/createConnectToken",
+        _ => "/auth/verifySignedPasskeyData",
+    };
+    let responses = openapi["paths"][route]["post"]["responses"]
+        .as_object()
+        .unwrap_or_else(|| panic!("openapi.yaml has no responses for POST {route}"));
+    let statuses: BTreeMap<u64, BTreeSet<String>> = responses
+        .iter()
+        .map(|(status, response)| {
+            // Shared responses are `$ref: '#/components/responses/<name>'`.
+            let response = match response["$ref"].as_str() {
+                Some(reference) => openapi
+                    .pointer(reference.trim_start_matches('#'))
+                    .unwrap_or_else(|| panic!("openapi.yaml: {reference} is missing")),
+                None => response,
+            };
+            let mut codes = BTreeSet::new();
+            codes_in(&response["content"], &mut codes);
+            (status.parse().expect("a numeric status"), codes)
+        })
+        .collect();
+    for (status, codes) in &statuses {
+        assert!(
+            *status < 400 || !codes.is_empty(),
+            "openapi.yaml: POST {route} {status} lists no code"
+        );
+    }
+    statuses
 }
 
 // --- Mutations of an event ------------------------------------------------------------
@@ -486,8 +527,31 @@ fn mutation(token: &str) -> BoxedStrategy<Mutation> {
 
 // --- What every answer must be ------------------------------------------------------------
 
-/// What API Gateway would make of `outcome`: `Ok(status)`, or what is wrong with it.
-fn check(function: &str, outcome: &Outcome) -> Result<u64, String> {
+/// What in `event` lambda_runtime cannot turn into an `http::HeaderMap`, if anything.
+fn header_problem(event: &Value) -> Option<&'static str> {
+    let headers = event["headers"].as_object()?;
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if headers
+        .keys()
+        .any(|name| name.is_empty() || !name.chars().all(token))
+    {
+        return Some("a header name that is not an HTTP token");
+    }
+    let control = |c: char| (c.is_ascii_control() && c != '\t') || c == '\u{7f}';
+    headers
+        .values()
+        .filter_map(Value::as_str)
+        .any(|value| value.chars().any(control))
+        .then_some("a header value with a control character")
+}
+
+/// What API Gateway would make of `outcome` for `event`: `Ok(status)`, or what is wrong with it.
+fn check(
+    function: &str,
+    documented: &BTreeMap<u64, BTreeSet<String>>,
+    event: &Value,
+    outcome: &Outcome,
+) -> Result<u64, String> {
     let response = match outcome {
         Outcome::Response(response) => response,
         Outcome::Error(error) => {
@@ -500,8 +564,11 @@ fn check(function: &str, outcome: &Outcome) -> Result<u64, String> {
                 .chars()
                 .take(120)
                 .collect();
+            let suspect = header_problem(event)
+                .map(|problem| format!(" [the event has {problem}]"))
+                .unwrap_or_default();
             return Err(format!(
-                "posted /error (a 502 without our body): {} {cause}",
+                "posted /error (a 502 without our body): {} {cause}{suspect}",
                 error["errorType"].as_str().unwrap_or("?"),
             ));
         }
@@ -510,7 +577,8 @@ fn check(function: &str, outcome: &Outcome) -> Result<u64, String> {
     let status = response["statusCode"]
         .as_u64()
         .ok_or("the response has no statusCode")?;
-    let codes = documented_codes(function, status)
+    let codes = documented
+        .get(&status)
         .ok_or_else(|| format!("status {status} is not documented"))?;
     let text = match (
         response["body"].as_str(),
@@ -530,7 +598,7 @@ fn check(function: &str, outcome: &Outcome) -> Result<u64, String> {
         let code = body["code"].as_str().unwrap_or_default();
         let error_shape = body.as_object().is_some_and(|o| o.len() == 2)
             && body["error"].as_str().is_some_and(|e| !e.is_empty());
-        if !error_shape || !codes.contains(&code) {
+        if !error_shape || !codes.contains(code) {
             return Err(format!("{status}: {body} is not a documented error"));
         }
         if response["cookies"]
@@ -551,6 +619,47 @@ fn check(function: &str, outcome: &Outcome) -> Result<u64, String> {
     Ok(status)
 }
 
+/// Where the process panicked (the default panic hook's "panicked at <file>:<line>:<column>:"
+/// on stderr, or a logged `location`), how often, and an event that made it (from `events`,
+/// by request id) where the line names its request.
+fn panic_locations(
+    process: &FunctionProcess,
+    events: &HashMap<String, String>,
+) -> BTreeMap<String, (usize, String)> {
+    let mut locations = BTreeMap::<String, (usize, String)>::new();
+    for line in process.stderr().iter().chain(process.stdout().iter()) {
+        let at = match (line.split_once("panicked at "), line.split_once("location")) {
+            (Some((_, at)), _) => at,
+            (None, Some((_, at))) if line.contains("panic") => at,
+            _ => continue,
+        };
+        let at: String = at
+            .trim_start_matches(['"', ':', '='])
+            .chars()
+            .take_while(|c| !matches!(c, '"' | ' ' | ','))
+            .collect();
+        let example = line
+            .split_once("requestId")
+            .and_then(|(_, rest)| {
+                let id: String = rest
+                    .trim_start_matches(['"', ':', '=', '\\'])
+                    .chars()
+                    .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+                    .collect();
+                events.get(&id).cloned()
+            })
+            .unwrap_or_default();
+        let entry = locations
+            .entry(at.trim_end_matches(':').to_owned())
+            .or_default();
+        entry.0 += 1;
+        if entry.1.is_empty() {
+            entry.1 = example;
+        }
+    }
+    locations
+}
+
 struct Failure {
     index: usize,
     base: String,
@@ -559,6 +668,7 @@ struct Failure {
 }
 
 async fn fuzz(function: &'static str) {
+    let documented = documented(&openapi(), function);
     let emulators = Emulators::connect().await;
     let table = emulators.new_table().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
@@ -603,6 +713,8 @@ async fn fuzz(function: &'static str) {
     let mut sent = 0;
     let mut statuses = BTreeMap::<u64, usize>::new();
     let mut failures = BTreeMap::<String, Vec<Failure>>::new();
+    // Request id → the event, for the panics the process logs.
+    let mut described = HashMap::<String, String>::new();
     for index in 0..EVENTS_PER_FUNCTION {
         if started.elapsed() > TIME_BUDGET {
             break;
@@ -614,8 +726,17 @@ async fn fuzz(function: &'static str) {
         let event = apply(bases[base].1.clone(), &mutations);
         sent += 1;
         let answered = tokio::time::timeout(Duration::from_secs(30), process.invoke(&event)).await;
+        if let Some(id) = process.last_request_id() {
+            let mutations: Vec<String> = mutations.iter().map(describe).collect();
+            let description = format!(
+                "event #{index} from {}: {}",
+                bases[base].0,
+                mutations.join("; ")
+            );
+            described.insert(id, description);
+        }
         let result = match &answered {
-            Ok(outcome) => check(function, outcome),
+            Ok(outcome) => check(function, &documented, &event, outcome),
             Err(_) => Err("no answer within 30 s".into()),
         };
         match result {
@@ -663,18 +784,21 @@ async fn fuzz(function: &'static str) {
         }
         std::fs::write(&file, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
         report.push_str(&format!("\nfailing events: {}\n", file.display()));
-        // The panic hook's "thread 'main' panicked at <file>:<line>:<column>:".
-        let panics: std::collections::BTreeSet<String> = process
-            .stderr()
+    }
+    let panics = panic_locations(&process, &described);
+    if !panics.is_empty() {
+        let listed: Vec<String> = panics
             .iter()
-            .filter_map(|line| line.split_once("panicked at ").map(|(_, at)| at.to_owned()))
+            .map(|(at, (n, example))| match example.as_str() {
+                "" => format!("{n} × {at}"),
+                example => format!("{n} × {at}, e.g. {example}"),
+            })
             .collect();
-        if !panics.is_empty() {
-            report.push_str("where the process panicked:\n");
-            for at in &panics {
-                report.push_str(&format!("    {at}\n"));
-            }
-        }
+        println!("{function}: where it panicked: {}", listed.join("; "));
+        report.push_str(&format!(
+            "where it panicked:\n    {}\n",
+            listed.join("\n    ")
+        ));
     }
     assert!(
         failures.is_empty(),

@@ -149,10 +149,7 @@ async fn answer(process: &FunctionProcess, event: Event) -> Value {
         .expect("an answer within 30 s");
     match outcome {
         Outcome::Response(response) => response,
-        other => panic!(
-            "{other:?}\nstderr:\n{}",
-            process.stderr().join("\n")
-        ),
+        other => panic!("{other:?}\nstderr:\n{}", process.stderr().join("\n")),
     }
 }
 
@@ -191,8 +188,8 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
         ],
     );
 
-    // Logins: one presenting a cookie and getting a new one, one presenting a bearer
-    // token and getting the new token in the body.
+    // Logins: a browser presenting a cookie and getting a new one, a native app
+    // presenting a bearer token and getting the new token in the body.
     let mut verify = start_function(VERIFY_SIGNED_PASSKEY_DATA, env.clone()).await;
     let jwt = signed_passkey_data(login_claims("user-42"));
     let cookie_login = answer(
@@ -213,6 +210,8 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
             Endpoint::VerifySignedPasskeyData,
             json!({"signedPasskeyData": jwt, "sessionDelivery": "body"}),
         )
+        // A native app: no Origin header.
+        .without_header("origin")
         .header(
             "authorization",
             &format!("Bearer {}", presented_bearer.expose()),
@@ -229,16 +228,22 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
     let mut create = start_function(CREATE_CONNECT_TOKEN, env).await;
     let by_cookie = answer(
         &create,
-        event(Endpoint::CreateConnectToken, json!({"type": "passkey-append"}))
-            .cookie(&format!("{COOKIE_NAME}={cookie_token}")),
+        event(
+            Endpoint::CreateConnectToken,
+            json!({"type": "passkey-append"}),
+        )
+        .cookie(&format!("{COOKIE_NAME}={cookie_token}")),
     )
     .await;
     assert_eq!(body(&by_cookie)["connectToken"], CONNECT_TOKEN_SECRET);
     let by_bearer = answer(
         &create,
-        event(Endpoint::CreateConnectToken, json!({"type": "passkey-list"}))
-            .without_header("origin")
-            .header("authorization", &format!("Bearer {body_token}")),
+        event(
+            Endpoint::CreateConnectToken,
+            json!({"type": "passkey-list"}),
+        )
+        .without_header("origin")
+        .header("authorization", &format!("Bearer {body_token}")),
     )
     .await;
     assert_eq!(body(&by_bearer)["connectToken"], CONNECT_TOKEN_SECRET);
@@ -256,7 +261,12 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
         .iter()
         .filter(|line| line.contains("request completed"))
         .count();
-    assert_eq!(summaries, 4, "one summary line per request:\n{}", lines.join("\n"));
+    assert_eq!(
+        summaries,
+        4,
+        "one summary line per request:\n{}",
+        lines.join("\n")
+    );
 
     let secrets = [
         ("the Corbado API secret", API_SECRET.to_owned()),
@@ -265,8 +275,14 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
             STANDARD.encode(format!("{PROJECT_ID}:{API_SECRET}")),
         ),
         ("the signedPasskeyData", jwt),
-        ("the presented session cookie", presented_cookie.expose().to_owned()),
-        ("the presented bearer token", presented_bearer.expose().to_owned()),
+        (
+            "the presented session cookie",
+            presented_cookie.expose().to_owned(),
+        ),
+        (
+            "the presented bearer token",
+            presented_bearer.expose().to_owned(),
+        ),
         ("the new session cookie", cookie_token),
         ("the new session token in the body", body_token),
         ("the connect token", CONNECT_TOKEN_SECRET.to_owned()),
@@ -275,7 +291,10 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
     for (name, secret) in &secrets {
         for line in lines.iter().filter(|line| line.contains(secret.as_str())) {
             let shown: String = line.replace(secret.as_str(), &format!("<{name}>"));
-            leaks.push(format!("{name}: {}", shown.chars().take(300).collect::<String>()));
+            leaks.push(format!(
+                "{name}: {}",
+                shown.chars().take(300).collect::<String>()
+            ));
         }
     }
     assert!(
@@ -333,8 +352,11 @@ async fn success_and_server_error(function: &str, level: &str) -> Vec<String> {
     let mut statuses = Vec::new();
     for user in ["user-ok", "user-down"] {
         let event = match function {
-            CREATE_CONNECT_TOKEN => event(Endpoint::CreateConnectToken, json!({"type": "passkey-list"}))
-                .session(&create_session(&emulators, &table, user).await),
+            CREATE_CONNECT_TOKEN => event(
+                Endpoint::CreateConnectToken,
+                json!({"type": "passkey-list"}),
+            )
+            .session(&create_session(&emulators, &table, user).await),
             _ => event(
                 Endpoint::VerifySignedPasskeyData,
                 json!({"signedPasskeyData": signed_passkey_data(login_claims(user))}),
@@ -364,6 +386,17 @@ async fn lambdas_log_level_filter_keeps_errors_and_metrics_at_every_level() {
                     lines.join("\n")
                 )
             };
+            // Lambda files a log line at its own level only with a valid RFC 3339 timestamp.
+            for line in &lines {
+                let level = serde_json::from_str::<Value>(line).ok().and_then(|l| {
+                    l.get("level")
+                        .and_then(Value::as_str)
+                        .and_then(Level::parse)
+                });
+                if let Some(level) = level {
+                    assert_eq!(lambda_level(line), level, "{line}: {}", context());
+                }
+            }
             assert!(
                 kept.iter()
                     .any(|line| message(line) == "request failed" && line["level"] == "ERROR"),
@@ -389,7 +422,12 @@ async fn lambdas_log_level_filter_keeps_errors_and_metrics_at_every_level() {
             if matches!(level.as_str(), "WARN" | "ERROR" | "FATAL") {
                 assert_eq!(info_summaries, 0, "INFO summaries survive: {}", context());
             } else {
-                assert_eq!(info_summaries, 1, "the INFO summary is missing: {}", context());
+                assert_eq!(
+                    info_summaries,
+                    1,
+                    "the INFO summary is missing: {}",
+                    context()
+                );
             }
         }
     }

@@ -66,6 +66,7 @@ struct RuntimeApi {
     polls: AtomicU64,
     delivered: AtomicU64,
     first_poll: StdMutex<Option<Instant>>,
+    last_request_id: StdMutex<Option<String>>,
     init_errors: StdMutex<Vec<String>>,
 }
 
@@ -86,6 +87,7 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
     let n = api.delivered.fetch_add(1, Ordering::SeqCst);
     // Lambda's request ids are UUIDs.
     let id = format!("00000000-0000-4000-8000-{n:012x}");
+    *api.last_request_id.lock().unwrap() = Some(id.clone());
     api.pending
         .lock()
         .await
@@ -297,6 +299,11 @@ impl FunctionProcess {
     /// How the process ended (`None` while it runs).
     pub fn exit(&self) -> Option<String> {
         self.exited.borrow().clone()
+    }
+
+    /// The request id of the last event handed to the function (its log lines carry it).
+    pub fn last_request_id(&self) -> Option<String> {
+        self.api.last_request_id.lock().unwrap().clone()
     }
 
     /// The lines the process has written to stdout so far.

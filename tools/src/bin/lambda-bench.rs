@@ -1,7 +1,7 @@
-//! Benchmarks the function binaries as Lambda runs them: this program is the
-//! Lambda Runtime API (`/2018-06-01/runtime/invocation/next` and friends) for
-//! one function process at a time, against DynamoDB Local, moto and the
-//! Corbado stand-in, each reached through a counting proxy.
+//! Benchmarks the function binaries as Lambda runs them: each process runs under
+//! the Lambda Runtime API of [`connect_tools::runtime_api`], one at a time,
+//! against DynamoDB Local, moto and the Corbado stand-in, each reached through
+//! a counting proxy.
 //!
 //! Figures: init (process start → first `next` request), first invocation
 //! (secret fetch included), warm wall time and CPU time per invocation (from
