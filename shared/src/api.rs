@@ -70,6 +70,9 @@ pub enum ApiError {
     Corbado(#[from] CorbadoError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The event has a header lambda_http cannot hold, or is no API Gateway event ([`crate::runtime`]).
+    #[error("the event cannot be read as an API Gateway request")]
+    MalformedEvent,
     /// The handling code panicked; the process goes on serving ([`crate::runtime`]).
     #[error("the request handler panicked")]
     Panicked,
@@ -88,6 +91,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MalformedJson
+            | Self::MalformedEvent
             | Self::InvalidRequest(_)
             | Self::UnknownTokenType
             | Self::InvalidSignedPasskeyData(_)
@@ -113,6 +117,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::MalformedJson => "malformed_json",
+            Self::MalformedEvent => "malformed_request",
             Self::InvalidRequest(_) => "invalid_request",
             Self::UnknownTokenType => "unknown_token_type",
             Self::InvalidSignedPasskeyData(_) => "invalid_signed_passkey_data",
@@ -140,6 +145,9 @@ impl ApiError {
             }
             Self::PayloadTooLarge => format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
             Self::MalformedJson => "the request body is not valid JSON".into(),
+            Self::MalformedEvent => {
+                "the request cannot be read: a header is not valid HTTP, or it is no API Gateway request".into()
+            }
             Self::InvalidRequest(detail) => format!("invalid request body: {detail}"),
             Self::UnknownTokenType => {
                 "type must be one of passkey-append, passkey-list, passkey-delete".into()

@@ -267,16 +267,16 @@ impl App {
         )
     }
 
-    /// The summary line and metrics of a request whose handling panicked
-    /// ([`crate::runtime`] answers it with [`ApiError::Panicked`]).
-    pub fn record_panic(&self, endpoint: Endpoint, request_id: &str) {
+    /// The answer to an invocation whose event could not be handled
+    /// ([`crate::runtime`]: an unreadable event, or a panic), with its summary line and metrics.
+    pub fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
         self.finish(
             endpoint,
             Some(request_id).filter(|id| !id.is_empty()),
             Instant::now(),
             RequestRecord::default(),
-            Err(ApiError::Panicked),
-        );
+            Err(error),
+        )
     }
 
     /// The response, one summary log line and one metrics line: every request ends here.

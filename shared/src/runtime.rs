@@ -1,22 +1,31 @@
-//! The Lambda runtime loop around [`App`]: no request, however malformed, ends the process.
+//! The Lambda runtime loop around [`App`]: every event gets a JSON answer, and no
+//! request, however malformed, ends the process.
 //!
-//! lambda_http turns the API Gateway event into an `http::Request` with `unwrap`s on
-//! the `Host` and `X-Forwarded-Proto` headers (1.3.2, `request.rs`). A process that
-//! panics is torn down with its execution environment, and the next request pays a
-//! cold start. So the client-controlled headers it parses are dropped when they would
-//! not parse, and any panic that remains becomes a `500 internal_error` answer while
-//! the process goes on serving.
+//! lambda_http (1.3) is less forgiving than that. It refuses a whole event for one header
+//! name or value that `http` cannot hold, which Lambda turns into a bare 502; and it
+//! panics on what it cannot put into a URI (`Host`, `X-Forwarded-Proto`, the path and
+//! query) and on a body flagged base64 that is not. A process that panics is torn down
+//! with its execution environment, and the next request pays a cold start. So the event
+//! is read here first: unreadable headers are dropped, parts of the URI that would not
+//! parse are left out (the handlers never read the URI), a body that is not base64 is
+//! refused, and any panic that remains becomes a `500 internal_error` answer while the
+//! process goes on serving.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use futures_util::FutureExt;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::http::header::HOST;
-use lambda_http::http::uri::Authority;
-use lambda_http::http::HeaderName;
+use lambda_http::http::{HeaderName, HeaderValue, Uri};
 use lambda_http::lambda_runtime::{self, Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
+use reqwest::Url;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::api::ApiError;
 use crate::app::{App, Endpoint};
@@ -36,62 +45,117 @@ pub async fn serve(app: App, endpoint: Endpoint) -> Result<(), lambda_http::Erro
 pub async fn handle(
     app: &App,
     endpoint: Endpoint,
-    mut event: LambdaEvent<LambdaRequest>,
+    event: LambdaEvent<Box<RawValue>>,
 ) -> impl serde::Serialize + Send {
-    drop_unparsable_forwarding_headers(&mut event.payload);
-    let request_id = event.context.request_id.clone();
-    let answered = AssertUnwindSafe(async {
-        // Adapter is lambda_http's own event → request → response conversion, as `lambda_http::run` uses it.
-        let mut adapter = Adapter::from(service_fn(|request: Request| async move {
-            Ok::<_, Infallible>(app.handle(endpoint, request).await)
-        }));
-        adapter.call(event).await
-    })
-    .catch_unwind()
-    .await;
-    match answered {
-        Ok(Ok(response)) => response,
-        Ok(Err(never)) => match never {},
-        Err(_panic) => {
-            app.record_panic(endpoint, &request_id);
-            // An empty API Gateway event only gives the conversion the response's shape.
-            let shape = LambdaEvent::new(
-                LambdaRequest::ApiGatewayV2(Default::default()),
-                Context::default(),
-            );
-            let mut adapter = Adapter::from(service_fn(|_: Request| async {
-                Ok::<_, Infallible>(ApiError::Panicked.to_response())
-            }));
-            match adapter.call(shape).await {
-                Ok(response) => response,
-                Err(never) => match never {},
+    let LambdaEvent { payload, context } = event;
+    let request_id = context.request_id.clone();
+    let refusal = match read_event(payload.get()) {
+        Ok(payload) => {
+            let answered = AssertUnwindSafe(async {
+                // lambda_http's own event → request → response conversion, as `lambda_http::run` uses it.
+                let mut adapter = Adapter::from(service_fn(|request: Request| async move {
+                    Ok::<_, Infallible>(app.handle(endpoint, request).await)
+                }));
+                adapter.call(LambdaEvent::new(payload, context)).await
+            })
+            .catch_unwind()
+            .await;
+            match answered {
+                Ok(Ok(response)) => return response,
+                Ok(Err(never)) => match never {},
+                Err(_panic) => ApiError::Panicked,
             }
         }
+        Err(refusal) => refusal,
+    };
+    // The conversion needs an event: an empty one gives it the API Gateway response shape.
+    let mut response = Some(app.refuse(endpoint, &request_id, refusal));
+    let mut adapter = Adapter::from(service_fn(move |_: Request| {
+        let response = response.take().unwrap_or_default();
+        async move { Ok::<_, Infallible>(response) }
+    }));
+    let shape = LambdaEvent::new(
+        LambdaRequest::ApiGatewayV2(Default::default()),
+        Context::default(),
+    );
+    match adapter.call(shape).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 
-/// `Host` and `X-Forwarded-Proto` come from the client; lambda_http panics on values it
-/// cannot put into a URI. We never read the URI, so such values are simply left out.
-fn drop_unparsable_forwarding_headers(event: &mut LambdaRequest) {
-    let LambdaRequest::ApiGatewayV2(event) = event else {
-        return;
+/// The API Gateway event, made safe for lambda_http to convert.
+fn read_event(raw: &str) -> Result<LambdaRequest, ApiError> {
+    let mut request = serde_json::from_str::<LambdaRequest>(raw).or_else(|_| {
+        // The slow path, for events lambda_http refuses whole: drop the headers it cannot hold.
+        let mut event: Value = serde_json::from_str(raw).map_err(|_| ApiError::MalformedEvent)?;
+        if let Some(headers) = event.get_mut("headers").and_then(Value::as_object_mut) {
+            headers.retain(|name, value| {
+                HeaderName::from_bytes(name.as_bytes()).is_ok()
+                    && value
+                        .as_str()
+                        .is_some_and(|v| HeaderValue::from_str(v).is_ok())
+            });
+        }
+        serde_json::from_value(event).map_err(|_| ApiError::MalformedEvent)
+    })?;
+    let LambdaRequest::ApiGatewayV2(event) = &mut request else {
+        return Ok(request);
     };
-    let headers = &mut event.headers;
-    let proto = HeaderName::from_static("x-forwarded-proto");
-    if headers
-        .get(&proto)
-        .is_some_and(|v| v != "https" && v != "http")
+    if event.is_base64_encoded
+        && event
+            .body
+            .as_deref()
+            .is_some_and(|body| STANDARD.decode(body).is_err())
     {
-        headers.remove(&proto);
+        return Err(ApiError::MalformedJson);
     }
-    let host_parses = |value: &lambda_http::http::HeaderValue| {
-        value
-            .to_str()
-            .is_ok_and(|v| v.parse::<Authority>().is_ok() && !v.contains(['@', '/']))
+    leave_out_what_would_not_parse_as_a_uri(event);
+    Ok(request)
+}
+
+/// `Host`, `X-Forwarded-Proto`, the domain name, the stage, the path and the query make
+/// the request's URI, which lambda_http builds with `unwrap`. The handlers never read it:
+/// when it would not build, those parts are left out and the path is `/`.
+fn leave_out_what_would_not_parse_as_a_uri(event: &mut ApiGatewayV2httpRequest) {
+    if uri_builds(event) {
+        return;
+    }
+    event.headers.remove(HOST);
+    event.headers.remove(X_FORWARDED_PROTO);
+    event.request_context.domain_name = None;
+    event.request_context.stage = None;
+    event.raw_path = Some("/".into());
+    event.raw_query_string = None;
+}
+
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+
+/// Whether lambda_http 1.3 can build the URI: the same steps as its `build_request_uri`
+/// and `apigw_path_with_stage` (`request.rs`), without the `unwrap`s.
+fn uri_builds(event: &ApiGatewayV2httpRequest) -> bool {
+    let header = |name| event.headers.get(name).and_then(|v| v.to_str().ok());
+    let path = event.raw_path.as_deref().unwrap_or_default();
+    let path = match event.request_context.stage.as_deref() {
+        None | Some("$default") => path.to_owned(),
+        Some(stage) if path.starts_with(&format!("/{stage}/")) => path.to_owned(),
+        Some(stage) => format!("/{stage}{path}"),
     };
-    if headers.get(HOST).is_some_and(|v| !host_parses(v)) {
-        headers.remove(HOST);
+    let url = match header(HOST.as_str()).or(event.request_context.domain_name.as_deref()) {
+        None => Url::parse(&format!("http://localhost{path}")).map(|url| url.path().to_owned()),
+        Some(host) => {
+            let scheme = header(X_FORWARDED_PROTO).unwrap_or("https");
+            Url::parse(&format!("{scheme}://{host}{path}")).map(String::from)
+        }
+    };
+    let Ok(mut uri) = url else {
+        return false;
+    };
+    if let Some(query) = event.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
+        uri.push('?');
+        uri.push_str(query);
     }
+    uri.parse::<Uri>().is_ok()
 }
 
 /// The default hook prints the panic's message, which may quote request data:

@@ -14,7 +14,6 @@ use base64::Engine;
 use connect_backend::metrics::MetricsSink;
 use connect_backend::{App, CallPolicy, Config, SecretCache, SessionToken};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
-use lambda_http::request::LambdaRequest;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -335,11 +334,30 @@ impl TestApp {
     /// An app whose DynamoDB calls of the named operations fail before they
     /// are sent, as when DynamoDB throttles or drops a request.
     pub async fn start_failing_dynamodb(operations: &'static [&'static str]) -> Self {
+        Self::start_intercepting_dynamodb(FailOperations {
+            operations,
+            how: Failure::Error,
+        })
+        .await
+    }
+
+    /// An app whose first DynamoDB call of `operation` panics, as a defect of ours would.
+    pub async fn start_panicking_once_in_dynamodb(operation: &'static str) -> Self {
+        Self::start_intercepting_dynamodb(FailOperations {
+            operations: std::slice::from_ref(Box::leak(Box::new(operation))),
+            how: Failure::PanicOnce(Default::default()),
+        })
+        .await
+    }
+
+    async fn start_intercepting_dynamodb(
+        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+    ) -> Self {
         let emulators = Emulators::connect().await;
         let secret_arn = emulators.new_secret(API_SECRET).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
-                .interceptor(FailOperations(operations))
+                .interceptor(interceptor)
                 .build(),
         );
         let refresh = Duration::from_secs(600);
@@ -544,8 +562,7 @@ pub fn config_with(
 /// lambda_http's API Gateway adapter and the panic guard) and returns the response JSON
 /// API Gateway would get.
 pub async fn invoke(app: &App, event: Event) -> Reply {
-    let request: LambdaRequest =
-        serde_json::from_value(event.json).expect("a valid API Gateway event");
+    let request = serde_json::value::to_raw_value(&event.json).expect("an event is JSON");
     let mut context = Context::default();
     context.request_id = unique_name("request");
     let request_id = context.request_id.clone();
@@ -761,7 +778,18 @@ impl aws_sdk_dynamodb::config::Intercept for CallRecorder {
 
 /// Fails the named DynamoDB operations before they are sent.
 #[derive(Debug)]
-struct FailOperations(&'static [&'static str]);
+struct FailOperations {
+    operations: &'static [&'static str],
+    how: Failure,
+}
+
+#[derive(Debug)]
+enum Failure {
+    /// As when DynamoDB throttles or drops a request.
+    Error,
+    /// Once, then the calls go through: a defect in the request's path.
+    PanicOnce(std::sync::atomic::AtomicBool),
+}
 
 impl aws_sdk_dynamodb::config::Intercept for FailOperations {
     fn name(&self) -> &'static str {
@@ -774,11 +802,18 @@ impl aws_sdk_dynamodb::config::Intercept for FailOperations {
         _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        match cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
-            Some(metadata) if self.0.contains(&metadata.name()) => {
-                Err(format!("injected failure of {}", metadata.name()).into())
+        let name = match cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            Some(metadata) if self.operations.contains(&metadata.name()) => metadata.name(),
+            _ => return Ok(()),
+        };
+        match &self.how {
+            Failure::Error => Err(format!("injected failure of {name}").into()),
+            Failure::PanicOnce(done) => {
+                if !done.swap(true, Ordering::SeqCst) {
+                    panic!("injected panic in {name}");
+                }
+                Ok(())
             }
-            _ => Ok(()),
         }
     }
 }

@@ -570,13 +570,49 @@ async fn forwarding_headers_lambda_http_cannot_parse_do_not_matter() {
 
 #[tokio::test]
 async fn a_panic_while_handling_a_request_is_a_500_and_the_next_request_is_served() {
+    let t = TestApp::start_panicking_once_in_dynamodb("GetItem").await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 1).await;
+    t.invoke(list_event().session(&session))
+        .await
+        .assert_error(500, "internal_error");
+    let reply = t.invoke(list_event().session(&session)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+}
+
+#[tokio::test]
+async fn uris_lambda_http_could_not_build_do_not_matter() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 3).await;
+    let cases = [
+        ("host", json!("example.com:99999")),
+        ("rawQueryString", json!("a b")),
+        ("rawPath", json!(format!("/{}", "€".repeat(9000)))),
+    ];
+    for (field, value) in cases {
+        let mut event = list_event().session(&session);
+        match field {
+            "host" => event.json["headers"]["host"] = value,
+            _ => event.json[field] = value,
+        }
+        let reply = t.invoke(event).await;
+        assert_eq!(reply.status, 200, "{field}: {:?}", reply.raw);
+    }
+}
+
+#[tokio::test]
+async fn events_lambda_http_would_refuse_whole_get_json_answers() {
     let t = TestApp::start().await;
     let session = t.login("user-42", None).await;
     expect_list_token(&t, "user-42", 1).await;
-    // Without a Host header lambda_http builds the URI from the domain name, with unwrap.
-    let mut event = list_event().session(&session).without_header("host");
-    event.json["requestContext"]["domainName"] = json!("bad domain");
-    t.invoke(event).await.assert_error(500, "internal_error");
-    let reply = t.invoke(list_event().session(&session)).await;
+    // Flagged base64 but not base64: the body cannot be read.
+    let mut event = list_event().session(&session).base64_body(b"{}");
+    event.json["body"] = json!("!!!");
+    t.invoke(event).await.assert_error(400, "malformed_json");
+    // A header value http cannot hold is dropped; the request is still served.
+    let event = list_event().session(&session).header("x-debug", "a\u{7f}b");
+    let reply = t.invoke(event).await;
     assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(t.items().await.len(), 1);
 }
