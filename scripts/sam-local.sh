@@ -14,7 +14,7 @@
 # bridge's host address (host.containers.internal); nothing goes further.
 #
 # The functions are built for this machine's architecture (template parameter
-# Architecture), in debug mode (SAM_BUILD_MODE=debug; SAM_BUILD_MODE=release to change).
+# Architecture), in debug mode: incremental, where release relinks with LTO on every change.
 # Each step's time goes to .local/sam-local/timings.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -206,7 +206,7 @@ JSON
 
 sam_build() {
   # Plain cargo, not zig: the build is for this machine, and the container's glibc is Debian's.
-  SAM_BUILD_MODE=${SAM_BUILD_MODE:-debug} CARGO_LAMBDA_COMPILER=cargo \
+  SAM_BUILD_MODE=debug CARGO_LAMBDA_COMPILER=cargo \
     sam_offline build --no-cached --build-dir "$WORK/build" --parameter-overrides "Architecture=$ARCH" \
     >"$WORK/sam-build.log" 2>&1 || { cat "$WORK/sam-build.log" >&2; die "sam build failed"; }
 }
@@ -256,7 +256,7 @@ log "SAM local runtime: containers from $BASE_IMAGE, functions for $ARCH"
 timed "dev tools" install_dev_tools
 timed "tools (cargo build connect-tools)" cargo build --quiet -p connect-tools --bins
 # The build is mostly CPU, the engine and base image mostly waiting on apt: side by side.
-timed "sam build ($ARCH, ${SAM_BUILD_MODE:-debug}), in parallel" sam_build &
+timed "sam build ($ARCH, debug), in parallel" sam_build &
 build=$!
 PIDS+=("$build")
 timed "container engine" start_container_engine

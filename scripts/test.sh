@@ -18,6 +18,11 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 log "cfn-lint and sam validate --lint"
 cfn-lint "$ROOT/template.yaml"
 (cd "$ROOT" && sam_offline validate --lint)
+log "deploy workflow example against GitHub's workflow schema"
+# actionlint's PyPI package fetches its binary from GitHub while installing, so the vendored
+# workflow schema checks it instead; one schema per run (a second --builtin-schema replaces the first).
+check-jsonschema --builtin-schema vendor.github-workflows "$ROOT/docs/deploy-workflow.example.yml"
+check-jsonschema --builtin-schema custom.github-workflows-require-timeout "$ROOT/docs/deploy-workflow.example.yml"
 # The template test reads template.yaml through SAM's own YAML loader (short-form intrinsics).
 "$VENV/bin/python" -c 'import json, sys; from samtranslator.yaml_helper import yaml_parse
 json.dump(yaml_parse(open(sys.argv[1]).read()), open(sys.argv[2], "w"))' "$ROOT/template.yaml" "$STATE/template.json"

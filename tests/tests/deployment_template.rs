@@ -1,7 +1,11 @@
 //! template.yaml checked against the code: table schema, binaries, routes,
-//! environment variables, and IAM actions equal to the AWS calls each function makes.
+//! environment variables, and IAM actions equal to the AWS calls each function makes;
+//! and against what a deployment meets: SAM's transform of it, the parameters and rules
+//! CloudFormation applies, samconfig.toml, and the README's "Deploy" section.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use connect_backend::config::{vars, Config};
 use connect_backend::session::attr;
@@ -45,6 +49,75 @@ fn resource<'t>(template: &'t Value, logical_id: &str) -> &'t Value {
     r
 }
 
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// `tests/sam_template.py` with the project's Python tools (`.venv`, installed by
+/// scripts/test.sh): SAM's translator, cfn-lint's resource schemas, TOML, regular expressions.
+fn sam_template(args: &[&str]) -> Value {
+    let root = project_root();
+    let output = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/sam_template.py"))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .expect(".venv/bin/python: run scripts/test.sh, which installs it");
+    assert!(
+        output.status.success(),
+        "sam_template.py {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The CloudFormation SAM's transform makes of template.yaml (read as `template()` reads
+/// it), as CloudFormation runs it.
+fn transformed(overrides: &[&str]) -> Value {
+    let path = std::env::var("TEMPLATE_JSON").expect("TEMPLATE_JSON is set by scripts/test.sh");
+    let mut args = vec!["transform", path.as_str()];
+    args.extend(overrides);
+    sam_template(&args)
+}
+
+/// Whether `value` satisfies the parameter's AllowedPattern (whole value) and AllowedValues.
+fn parameter_accepts(t: &Value, name: &str, value: &str) -> bool {
+    let parameter = &t["Parameters"][name];
+    assert!(parameter.is_object(), "no parameter {name}");
+    if let Some(allowed) = parameter["AllowedValues"].as_array() {
+        // CloudFormation passes every value as a string: 90 is "90".
+        let text = |a: &Value| a.as_str().map_or_else(|| a.to_string(), str::to_owned);
+        if !allowed.iter().any(|a| text(a) == value) {
+            return false;
+        }
+    }
+    match parameter["AllowedPattern"].as_str() {
+        Some(pattern) => sam_template(&["fullmatch", pattern, value]) == json!([true]),
+        None => true,
+    }
+}
+
+/// The template's parameter values: the defaults, then `overrides`.
+fn parameter_values(t: &Value, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut values: HashMap<String, String> = t["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, p)| match &p["Default"] {
+            Value::String(s) => Some((name.clone(), s.clone())),
+            Value::Number(n) => Some((name.clone(), n.to_string())),
+            _ => None,
+        })
+        .collect();
+    for (name, value) in overrides {
+        values.insert((*name).to_owned(), (*value).to_owned());
+    }
+    values
+}
+
 #[test]
 fn the_sessions_table_has_the_key_and_ttl_attribute_the_code_uses() {
     let t = template();
@@ -68,9 +141,106 @@ fn the_sessions_table_has_the_key_and_ttl_attribute_the_code_uses() {
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
     );
-    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
-    assert_eq!(table["DeletionPolicy"], "Retain");
+    // Kept when the stack is deleted, but not after a failed first deploy: its rollback
+    // removes the table, which would otherwise bill point-in-time recovery as an orphan.
+    assert_eq!(table["DeletionPolicy"], "RetainExceptOnCreate");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
+}
+
+#[test]
+fn the_sessions_table_is_encrypted_with_the_free_aws_owned_key_unless_kms_is_chosen() {
+    let t = template();
+    let parameter = &t["Parameters"]["TableEncryptionKey"];
+    assert_eq!(parameter["Default"], "AWS_OWNED");
+    let sse = &resource(&t, "SessionsTable")["Properties"]["SSESpecification"];
+    assert!(
+        sse.get("KMSMasterKeyId").is_none(),
+        "no customer-managed key"
+    );
+    for (choice, kms) in [("AWS_OWNED", false), ("AWS_MANAGED", true)] {
+        assert!(parameter_accepts(&t, "TableEncryptionKey", choice));
+        let parameters = parameter_values(&t, &[("TableEncryptionKey", choice)]);
+        // SSEEnabled false (or absent) is DynamoDB's AWS-owned key, true the aws/dynamodb KMS key.
+        assert_eq!(
+            chosen(&t, &sse["SSEEnabled"], &parameters),
+            &json!(kms),
+            "{choice}"
+        );
+    }
+    assert!(!parameter_accepts(
+        &t,
+        "TableEncryptionKey",
+        "CUSTOMER_MANAGED"
+    ));
+}
+
+/// The sessions table's properties whose change makes CloudFormation replace the table,
+/// with their values now (`Value::Null`: not set). A replacement creates a new, empty table
+/// and points the functions at it: every session is dropped.
+fn table_replacing_properties() -> [(&'static str, Value); 3] {
+    [
+        (
+            "KeySchema",
+            json!([{"AttributeName": "sessionKey", "KeyType": "HASH"}]),
+        ),
+        ("TableName", Value::Null),
+        ("ImportSourceSpecification", Value::Null),
+    ]
+}
+
+const TABLE_REPLACEMENT_HEADING: &str = "### What replaces the sessions table";
+
+#[test]
+fn no_template_change_replaces_the_sessions_table_without_the_readme_saying_so() {
+    let t = template();
+    let pinned = table_replacing_properties();
+    // The list is complete: it names every property AWS's resource schema marks as
+    // replacing (create-only, or conditionally create-only such as KeySchema).
+    let schema: BTreeSet<String> = serde_json::from_value(sam_template(&[
+        "replacing-properties",
+        "AWS::DynamoDB::Table",
+    ]))
+    .unwrap();
+    let names: BTreeSet<String> = pinned.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(
+        names, schema,
+        "AWS::DynamoDB::Table is replaced by a change of {schema:?}: pin each here and name it \
+         in README.md, \"{TABLE_REPLACEMENT_HEADING}\""
+    );
+    // Renaming the resource replaces it too.
+    let table = resource(&t, "SessionsTable");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    for (name, value) in &pinned {
+        assert_eq!(
+            &table["Properties"][*name], value,
+            "this change of SessionsTable.{name} makes CloudFormation replace the table, \
+             dropping every session. If you mean it, say so in README.md, \
+             \"{TABLE_REPLACEMENT_HEADING}\", and update the pinned value here"
+        );
+    }
+    let readme = deploy_section();
+    let section = readme
+        .split(TABLE_REPLACEMENT_HEADING)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README.md has no \"{TABLE_REPLACEMENT_HEADING}\""));
+    let section = section.split("\n#").next().unwrap();
+    for name in names.iter().map(String::as_str).chain(["SessionsTable"]) {
+        assert!(
+            section.contains(&format!("`{name}`")),
+            "README.md, \"{TABLE_REPLACEMENT_HEADING}\", does not name `{name}`"
+        );
+    }
+}
+
+/// README.md's "Deploy" section, up to the next top-level section.
+fn deploy_section() -> String {
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    let start = readme
+        .find("\n## Deploy\n")
+        .expect("README.md has a Deploy section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_owned()
 }
 
 #[test]
@@ -198,21 +368,85 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
     }
 }
 
-/// Evaluates a condition of the template (`Fn::Or`, `Fn::Equals`, `Ref` to a parameter).
-fn condition_holds(t: &Value, condition: &Value, parameters: &HashMap<&str, &str>) -> bool {
+/// Evaluates a condition of the template, or a rule's condition or assertion (`Fn::And`,
+/// `Fn::Or`, `Fn::Not`, `Fn::Equals`, `Ref` to a parameter, a named condition).
+fn condition_holds(t: &Value, condition: &Value, parameters: &HashMap<String, String>) -> bool {
     let value = |v: &Value| match v.get("Ref").and_then(Value::as_str) {
-        Some(name) => parameters[name].to_owned(),
+        Some(name) => parameters
+            .get(name)
+            .unwrap_or_else(|| panic!("no value for parameter {name}"))
+            .clone(),
         None => v.as_str().unwrap().to_owned(),
     };
+    let operands = |name: &str| condition[name].as_array().unwrap();
     if let Some(name) = condition.get("Condition").and_then(Value::as_str) {
+        assert!(t["Conditions"][name].is_object(), "no condition {name}");
         return condition_holds(t, &t["Conditions"][name], parameters);
     }
-    if let Some(any) = condition.get("Fn::Or") {
-        let any = any.as_array().unwrap();
-        return any.iter().any(|c| condition_holds(t, c, parameters));
+    if condition.get("Fn::Or").is_some() {
+        return operands("Fn::Or")
+            .iter()
+            .any(|c| condition_holds(t, c, parameters));
     }
-    let equals = condition["Fn::Equals"].as_array().unwrap();
+    if condition.get("Fn::And").is_some() {
+        return operands("Fn::And")
+            .iter()
+            .all(|c| condition_holds(t, c, parameters));
+    }
+    if condition.get("Fn::Not").is_some() {
+        return !condition_holds(t, &operands("Fn::Not")[0], parameters);
+    }
+    let equals = operands("Fn::Equals");
     value(&equals[0]) == value(&equals[1])
+}
+
+/// The value of `Fn::If [condition, then, else]` for these parameters; other values as they are.
+fn chosen<'v>(t: &Value, value: &'v Value, parameters: &HashMap<String, String>) -> &'v Value {
+    match value.get("Fn::If").and_then(Value::as_array) {
+        Some(branches) => {
+            let name = branches[0].as_str().unwrap();
+            let condition = json!({ "Condition": name });
+            if condition_holds(t, &condition, parameters) {
+                &branches[1]
+            } else {
+                &branches[2]
+            }
+        }
+        None => value,
+    }
+}
+
+/// The logical ids of the resources a deployment with these parameters creates.
+fn created_resources(t: &Value, parameters: &HashMap<String, String>) -> BTreeSet<String> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| match r.get("Condition") {
+            Some(name) => condition_holds(t, &json!({ "Condition": name }), parameters),
+            None => true,
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// The descriptions of the rules' assertions these parameters fail: CloudFormation then
+/// refuses to create or update the stack.
+fn failed_rules(t: &Value, parameters: &HashMap<String, String>) -> Vec<String> {
+    let mut failed = Vec::new();
+    for rule in t["Rules"].as_object().unwrap().values() {
+        if let Some(condition) = rule.get("RuleCondition") {
+            if !condition_holds(t, condition, parameters) {
+                continue;
+            }
+        }
+        for assertion in rule["Assertions"].as_array().unwrap() {
+            if !condition_holds(t, &assertion["Assert"], parameters) {
+                failed.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    failed
 }
 
 /// The log-level environment each `LogLevel` gets. The runtime-loop test
@@ -226,26 +460,17 @@ fn lambdas_log_filter_never_drops_metrics_and_the_functions_apply_the_level() {
     let verbosity = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
     assert!(levels.contains(&json!("TRACE")) && levels.contains(&json!("ERROR")));
     for level in levels.iter().map(|l| l.as_str().unwrap()) {
-        let parameters = HashMap::from([("LogLevel", level)]);
+        let parameters = parameter_values(&t, &[("LogLevel", level)]);
         for f in FUNCTIONS {
             let logging = &resource(&t, f.logical_id)["Properties"]["LoggingConfig"];
             assert_eq!(logging["LogFormat"], "JSON", "{}", f.logical_id);
-            let lambda_level = match &logging["ApplicationLogLevel"] {
-                Value::String(s) => s.clone(),
-                v => {
-                    let branches = v["Fn::If"].as_array().expect("a level or Fn::If");
-                    let name = branches[0].as_str().unwrap();
-                    let condition = &t["Conditions"][name];
-                    let chosen = if condition_holds(&t, condition, &parameters) {
-                        &branches[1]
-                    } else {
-                        &branches[2]
-                    };
-                    match chosen.get("Ref") {
-                        Some(_) => level.to_owned(),
-                        None => chosen.as_str().unwrap().to_owned(),
-                    }
-                }
+            // Lambda's own START and REPORT lines are INFO: duration, billed duration,
+            // maximum memory and init duration, which WARN would drop.
+            assert_eq!(logging["SystemLogLevel"], "INFO", "{}", f.logical_id);
+            let picked = chosen(&t, &logging["ApplicationLogLevel"], &parameters);
+            let lambda_level = match picked.get("Ref") {
+                Some(name) => parameters[name.as_str().unwrap()].clone(),
+                None => picked.as_str().unwrap().to_owned(),
             };
             let expected = if matches!(level, "TRACE" | "DEBUG") {
                 level
@@ -333,6 +558,460 @@ fn alarms_notify_the_optional_action_and_stay_quiet_without_traffic() {
         assert_eq!(
             query["MetricStat"]["Metric"]["Dimensions"],
             json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}])
+        );
+    }
+}
+
+#[test]
+fn the_5xx_alarm_judges_only_periods_with_enough_requests() {
+    let t = template();
+    let minimum = &t["Parameters"]["ServerErrorMinRequests"];
+    assert_eq!(minimum["Type"], "Number");
+    assert_eq!(minimum["MinValue"], 1);
+    assert!(
+        minimum["Default"].as_u64().unwrap() >= 10,
+        "one failure in a handful of requests is no outage"
+    );
+    let alarm = &resource(&t, "ServerErrorRateAlarm")["Properties"];
+    let rate = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["ReturnData"] == true)
+        .unwrap();
+    // Below the minimum the rate is 0, so one failed request of one cannot breach the threshold.
+    assert_eq!(
+        rate["Expression"],
+        json!({"Fn::Sub": "IF(requests >= ${ServerErrorMinRequests}, 100 * errors / requests, 0)"})
+    );
+    let ids: BTreeSet<&str> = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["Id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, BTreeSet::from(["errors", "requests", "rate"]));
+    let description = alarm["AlarmDescription"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        description.contains("${ServerErrorMinRequests}"),
+        "{description}"
+    );
+    assert_eq!(alarm["Threshold"], json!({"Ref": "ServerErrorRatePercent"}));
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+}
+
+const CUSTOM_DOMAIN_RESOURCES: [&str; 3] = [
+    "CustomDomain",
+    "CustomDomainApiMapping",
+    "CustomDomainRecord",
+];
+const SAMPLE_CERTIFICATE: &str =
+    "arn:aws:acm:eu-central-1:111111111111:certificate/0f2b0c52-1c2d-4a5e-9f0a-1234567890ab";
+
+#[test]
+fn the_custom_domain_is_optional_and_the_record_needs_a_hosted_zone() {
+    let t = template();
+    for name in ["DomainName", "CertificateArn", "HostedZoneId"] {
+        assert_eq!(t["Parameters"][name]["Default"], "", "{name} is optional");
+    }
+    let domain = ("DomainName", "api.example.com");
+    let certificate = ("CertificateArn", SAMPLE_CERTIFICATE);
+    let zone = ("HostedZoneId", "Z0123456789ABCDEFGHIJ");
+    // Parameters set, and the custom-domain resources they create.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 3] = [
+        (&[], &[]),
+        (&[domain, certificate], &CUSTOM_DOMAIN_RESOURCES[..2]),
+        (&[domain, certificate, zone], &CUSTOM_DOMAIN_RESOURCES),
+    ];
+    for (overrides, expected) in cases {
+        let parameters = parameter_values(&t, overrides);
+        assert_eq!(
+            failed_rules(&t, &parameters),
+            Vec::<String>::new(),
+            "{overrides:?}"
+        );
+        let created = created_resources(&t, &parameters);
+        let custom: Vec<&str> = CUSTOM_DOMAIN_RESOURCES
+            .into_iter()
+            .filter(|id| created.contains(*id))
+            .collect();
+        assert_eq!(custom, expected, "{overrides:?}");
+        for output in ["CustomDomainUrl", "CustomDomainTarget"] {
+            let condition = json!({"Condition": t["Outputs"][output]["Condition"]});
+            assert_eq!(
+                condition_holds(&t, &condition, &parameters),
+                !expected.is_empty(),
+                "{output}: {overrides:?}"
+            );
+        }
+        // Everything else is there whatever the domain.
+        assert!(created.contains("HttpApi") && created.contains("SessionsTable"));
+    }
+    // CloudFormation refuses the stack before creating anything.
+    let refused = |overrides: &[(&str, &str)]| failed_rules(&t, &parameter_values(&t, overrides));
+    assert_eq!(
+        refused(&[domain]),
+        ["DomainName needs CertificateArn, an ACM certificate for it in the stack's region."]
+    );
+    assert_eq!(
+        refused(&[zone]),
+        ["HostedZoneId is for the record of DomainName; set DomainName too."]
+    );
+    assert_eq!(
+        refused(&[certificate]),
+        Vec::<String>::new(),
+        "a certificate alone is unused"
+    );
+
+    for (name, good, bad) in [
+        (
+            "DomainName",
+            &["", "api.example.com", "auth.app.example.co.uk"][..],
+            &[
+                "https://api.example.com",
+                "api.example.com/",
+                "API.example.com",
+                "localhost",
+                "api.example.com.",
+            ][..],
+        ),
+        (
+            "CertificateArn",
+            &["", SAMPLE_CERTIFICATE][..],
+            &[
+                "arn:aws:acm:eu-central-1:111111111111:certificate/",
+                "0f2b0c52-1c2d-4a5e-9f0a-1234567890ab",
+            ][..],
+        ),
+        (
+            "HostedZoneId",
+            &["", "Z0123456789ABCDEFGHIJ"][..],
+            &["/hostedzone/Z0123456789ABCDEFGHIJ", "example.com"][..],
+        ),
+    ] {
+        for value in good {
+            assert!(
+                parameter_accepts(&t, name, value),
+                "{name} refuses {value:?}"
+            );
+        }
+        for value in bad {
+            assert!(
+                !parameter_accepts(&t, name, value),
+                "{name} accepts {value:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_custom_domain_serves_the_stage_at_its_root_and_its_record_points_at_it() {
+    let cfn = transformed(&[
+        "DomainName=api.example.com",
+        &format!("CertificateArn={SAMPLE_CERTIFICATE}"),
+        "HostedZoneId=Z0123456789ABCDEFGHIJ",
+    ]);
+    let resources = &cfn["Resources"];
+    let domain = &resources["CustomDomain"];
+    assert_eq!(domain["Type"], "AWS::ApiGatewayV2::DomainName");
+    assert_eq!(
+        domain["Properties"]["DomainName"],
+        json!({"Ref": "DomainName"})
+    );
+    assert_eq!(
+        domain["Properties"]["DomainNameConfigurations"],
+        json!([{"CertificateArn": {"Ref": "CertificateArn"}, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}])
+    );
+    // The mapping names the stage SAM generates for the HttpApi, with no key: the stage's
+    // routes are at https://DomainName/auth/…, where the frontend's site can reach them.
+    let mapping = &resources["CustomDomainApiMapping"]["Properties"];
+    assert_eq!(mapping["DomainName"], json!({"Ref": "CustomDomain"}));
+    assert_eq!(mapping["ApiId"], json!({"Ref": "HttpApi"}));
+    assert!(mapping.get("ApiMappingKey").is_none(), "the domain's root");
+    let stage_id = mapping["Stage"]["Ref"]
+        .as_str()
+        .expect("a Ref to the stage");
+    let stage = &resources[stage_id];
+    assert_eq!(stage["Type"], "AWS::ApiGatewayV2::Stage", "{stage_id}");
+    assert_eq!(stage["Properties"]["ApiId"], json!({"Ref": "HttpApi"}));
+    assert_eq!(stage["Properties"]["StageName"], json!({"Ref": "Stage"}));
+    assert_eq!(resources["HttpApi"]["Type"], "AWS::ApiGatewayV2::Api");
+    let record = &resources["CustomDomainRecord"]["Properties"];
+    assert_eq!(
+        resources["CustomDomainRecord"]["Type"],
+        "AWS::Route53::RecordSet"
+    );
+    assert_eq!(record["HostedZoneId"], json!({"Ref": "HostedZoneId"}));
+    assert_eq!(record["Name"], json!({"Ref": "DomainName"}));
+    assert_eq!(record["Type"], "A");
+    assert_eq!(
+        record["AliasTarget"],
+        json!({
+            "DNSName": {"Fn::GetAtt": ["CustomDomain", "RegionalDomainName"]},
+            "HostedZoneId": {"Fn::GetAtt": ["CustomDomain", "RegionalHostedZoneId"]},
+            "EvaluateTargetHealth": false
+        })
+    );
+    for (id, condition) in [
+        ("CustomDomain", "HasCustomDomain"),
+        ("CustomDomainApiMapping", "HasCustomDomain"),
+        ("CustomDomainRecord", "HasHostedZone"),
+    ] {
+        assert_eq!(resources[id]["Condition"], condition, "{id}");
+    }
+    let outputs = &cfn["Outputs"];
+    assert_eq!(
+        outputs["CustomDomainUrl"]["Value"],
+        json!({"Fn::Sub": "https://${DomainName}"})
+    );
+    assert_eq!(
+        outputs["CustomDomainTarget"]["Value"],
+        json!({"Fn::GetAtt": ["CustomDomain", "RegionalDomainName"]})
+    );
+    // The transform keeps the rules, so CloudFormation applies them.
+    assert_eq!(cfn["Rules"], template()["Rules"]);
+}
+
+#[test]
+fn access_logs_go_to_a_vendedlogs_group_and_function_reports_are_kept() {
+    let t = template();
+    let group = &resource(&t, "ApiAccessLogGroup")["Properties"];
+    let name = group["LogGroupName"]["Fn::Sub"]
+        .as_str()
+        .expect("a named group");
+    // Under /aws/vendedlogs/ the account's 5,120-character log resource policy does not grow
+    // with every access-logged API, so stage creation cannot fail on it.
+    assert!(name.starts_with("/aws/vendedlogs/"), "{name}");
+    let longest = name.replace("${AWS::StackName}", SAMPLE_STACK_NAME);
+    assert!(
+        longest.len() <= 512,
+        "log group names have at most 512 characters"
+    );
+    assert_eq!(
+        sam_template(&["fullmatch", "[.\\-_/#A-Za-z0-9]+", &longest]),
+        json!([true]),
+        "{longest}"
+    );
+
+    let cfn = transformed(&[]);
+    let stages: Vec<&Value> = cfn["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Stage")
+        .collect();
+    assert_eq!(stages.len(), 1, "one stage");
+    let access = &stages[0]["Properties"]["AccessLogSettings"];
+    assert_eq!(
+        access["DestinationArn"],
+        json!({"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]})
+    );
+    let format: Value = serde_json::from_str(access["Format"].as_str().unwrap())
+        .expect("the access log format is a JSON object");
+    assert_eq!(format["status"], "$context.status");
+    for f in FUNCTIONS {
+        let logging = &cfn["Resources"][f.logical_id]["Properties"]["LoggingConfig"];
+        assert_eq!(
+            cfn["Resources"][f.logical_id]["Type"],
+            "AWS::Lambda::Function"
+        );
+        assert_eq!(logging["SystemLogLevel"], "INFO", "{}", f.logical_id);
+    }
+}
+
+/// A full secret ARN: the name, a hyphen and the 6 characters Secrets Manager appends.
+const SAMPLE_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:eu-central-1:111111111111:secret:corbado-connect/api_secret-AbCdEf";
+
+#[test]
+fn the_secret_parameter_takes_only_a_full_secret_arn() {
+    let t = template();
+    for good in [
+        SAMPLE_SECRET_ARN,
+        "arn:aws:secretsmanager:us-gov-west-1:111111111111:secret:corbado-AbC123",
+        "arn:aws-cn:secretsmanager:cn-north-1:111111111111:secret:corbado-AbCdEf",
+        "arn:aws-eusc:secretsmanager:eusc-de-east-1:111111111111:secret:corbado-AbCdEf",
+    ] {
+        assert!(parameter_accepts(&t, "CorbadoApiSecretArn", good), "{good}");
+    }
+    for bad in [
+        // A partial ARN: IAM's Resource would match no secret, GetSecretValue is denied.
+        "arn:aws:secretsmanager:eu-central-1:111111111111:secret:corbado-connect/api_secret",
+        "arn:aws:secretsmanager:eu-central-1:111111111111:secret:corbado-connect/api_secret-AbCd",
+        "arn:aws:secretsmanager:eu-central-1:111111111111:secret:corbado-connect/api_secret-AbCdEf/x",
+        "arn:aws:secretsmanager:eu-central-1:111111111111:secret:*",
+        "arn:aws:secretsmanager:eu-central-1:11111111111:secret:corbado-AbCdEf",
+        "arn:aws:secretsmanager::111111111111:secret:corbado-AbCdEf",
+        "arn:aws:ssm:eu-central-1:111111111111:parameter/corbado-AbCdEf",
+        "corbado-connect/api_secret",
+    ] {
+        assert!(!parameter_accepts(&t, "CorbadoApiSecretArn", bad), "{bad}");
+    }
+    // Rules cannot take the ARN apart to compare its region with the stack's (README,
+    // "Deploy"); samconfig.toml's environments are checked for it below.
+}
+
+/// The environments of samconfig.toml, each with its region and parameter overrides.
+fn samconfig_environments() -> Vec<(String, Value)> {
+    let config = sam_template(&["toml", "samconfig.toml"]);
+    let environments: Vec<(String, Value)> = config
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.is_object())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let names: Vec<&str> = environments.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["default", "prod"]);
+    environments
+}
+
+fn overrides_of(environment: &Value) -> Vec<(String, String)> {
+    environment["deploy"]["parameters"]["parameter_overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let (k, v) = o.as_str().unwrap().split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn each_samconfig_environment_fits_the_template_and_redeploys_without_changes() {
+    let t = template();
+    for (name, environment) in samconfig_environments() {
+        let deploy = &environment["deploy"]["parameters"];
+        // Otherwise a redeploy with nothing to change exits 1 and fails a pipeline.
+        assert_eq!(deploy["fail_on_empty_changeset"], false, "[{name}]");
+        assert_eq!(deploy["capabilities"], "CAPABILITY_IAM", "[{name}]");
+        assert_eq!(
+            environment["build"]["parameters"]["beta_features"], true,
+            "[{name}]: rust-cargolambda"
+        );
+        let region = environment["global"]["parameters"]["region"]
+            .as_str()
+            .unwrap();
+        let overrides = overrides_of(&environment);
+        let mut filled = Vec::new();
+        for (key, value) in &overrides {
+            // Placeholders are filled in before a deploy; the value must then fit.
+            let value = value.replace("REPLACE_ME", "replaceme");
+            assert!(parameter_accepts(&t, key, &value), "[{name}] {key}={value}");
+            filled.push((key.as_str(), value));
+        }
+        let pairs: Vec<(&str, &str)> = filled.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let parameters = parameter_values(&t, &pairs);
+        for required in t["Parameters"].as_object().unwrap().keys() {
+            assert!(
+                parameters.contains_key(required),
+                "[{name}] sets no {required}"
+            );
+        }
+        assert_eq!(
+            failed_rules(&t, &parameters),
+            Vec::<String>::new(),
+            "[{name}]"
+        );
+        // The stack reads the secret in its own region: the ARN must name that region.
+        let secret_region = parameters["CorbadoApiSecretArn"].split(':').nth(3).unwrap();
+        assert_eq!(
+            secret_region, region,
+            "[{name}] the secret is in another region than the stack"
+        );
+        if let Some(certificate) = parameters.get("CertificateArn").filter(|c| !c.is_empty()) {
+            assert_eq!(
+                certificate.split(':').nth(3).unwrap(),
+                region,
+                "[{name}] certificate region"
+            );
+        }
+        // A custom domain is on the frontends' site: a subdomain of their registrable domain.
+        let domain = &parameters["DomainName"];
+        if !domain.is_empty() {
+            let parent = domain.split_once('.').unwrap().1;
+            for origin in parameters["AllowedOrigins"].split(',') {
+                let host = origin.trim_start_matches("https://");
+                assert!(
+                    host == parent || host.ends_with(&format!(".{parent}")),
+                    "[{name}] {origin} is not on the site of {domain}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_readme_says_how_to_answer_the_guided_deploys_authentication_question() {
+    let t = template();
+    // No authorizer anywhere: `sam deploy --guided` asks "… has no authentication. Is this
+    // okay? [y/N]" for each function, and the default N aborts the deploy.
+    assert!(resource(&t, "HttpApi")["Properties"].get("Auth").is_none());
+    for f in FUNCTIONS {
+        let event = &resource(&t, f.logical_id)["Properties"]["Events"]["Api"]["Properties"];
+        assert!(event.get("Auth").is_none(), "{}", f.logical_id);
+    }
+    let deploy = deploy_section();
+    for needed in [
+        "has no authentication. Is this okay? [y/N]",
+        "Security Constraints Not Satisfied!",
+        "answer `y`",
+    ] {
+        assert!(
+            deploy.contains(needed),
+            "README.md, Deploy, lacks {needed:?}"
+        );
+    }
+}
+
+#[test]
+fn the_pipeline_example_deploys_prod_with_a_role_and_the_tested_tool_versions() {
+    // scripts/test.sh checks the file against GitHub's workflow schema; this, what it does.
+    let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
+    assert_eq!(workflow["permissions"]["id-token"], "write", "OIDC");
+    let steps = workflow["jobs"]["deploy"]["steps"].as_array().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    let script = runs.join("\n");
+    let lines: Vec<&str> = script.lines().map(str::trim).collect();
+    assert!(lines.contains(&"sam build --config-env prod"), "{script}");
+    assert!(
+        lines.contains(&"sam deploy --config-env prod --no-confirm-changeset"),
+        "{script}"
+    );
+    // No stored keys: the credentials come from assuming the role.
+    let sign_in = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+        })
+        .expect("a configure-aws-credentials step");
+    assert!(sign_in["with"]["role-to-assume"].is_string());
+    assert!(sign_in["with"].get("aws-access-key-id").is_none());
+    assert!(!script.contains("AWS_SECRET_ACCESS_KEY"));
+    let prod = samconfig_environments()
+        .into_iter()
+        .find(|(name, _)| name == "prod")
+        .unwrap()
+        .1;
+    assert_eq!(
+        sign_in["with"]["aws-region"],
+        prod["global"]["parameters"]["region"]
+    );
+    // The SAM CLI and cargo-lambda that scripts/test.sh tests with.
+    let requirements =
+        std::fs::read_to_string(project_root().join("requirements-dev.txt")).unwrap();
+    for tool in ["aws-sam-cli==", "cargo-lambda=="] {
+        let pin = requirements
+            .lines()
+            .find(|l| l.starts_with(tool))
+            .unwrap_or_else(|| panic!("requirements-dev.txt pins no {tool}"));
+        assert!(
+            script.split_whitespace().any(|w| w == pin),
+            "the workflow installs another {tool} than {pin}"
         );
     }
 }
