@@ -295,8 +295,17 @@ impl SessionStore {
         }
     }
 
-    /// Whether the table holds `session` under `token` (a consistent read).
+    /// Whether the table holds `session` under `token`.
     async fn holds(&self, token: &SessionToken, session: &Session) -> Result<bool, SessionError> {
+        let key = |s: &Session| (s.user_id.clone(), s.created_at, s.expires_at);
+        Ok(self
+            .stored(token)
+            .await?
+            .is_some_and(|stored| key(&stored) == key(session)))
+    }
+
+    /// The session stored under `token`, expired or not (a consistent read).
+    async fn stored(&self, token: &SessionToken) -> Result<Option<Session>, SessionError> {
         let output = self
             .client
             .get_item()
@@ -306,40 +315,14 @@ impl SessionStore {
             .send()
             .await
             .map_err(store_error)?;
-        Ok(output
-            .item
-            .as_ref()
-            .and_then(|item| session_from_item(item).ok())
-            .is_some_and(|stored| {
-                (
-                    stored.user_id.as_str(),
-                    stored.created_at,
-                    stored.expires_at,
-                ) == (
-                    session.user_id.as_str(),
-                    session.created_at,
-                    session.expires_at,
-                )
-            }))
+        output.item.as_ref().map(session_from_item).transpose()
     }
 
     /// The live session for `token`. Expiry is checked here on every read:
     /// DynamoDB's TTL deletes expired items late, sometimes days late.
     pub async fn find(&self, token: &SessionToken) -> Result<Option<Session>, SessionError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::KEY, AttributeValue::S(token.key()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        let session = session_from_item(&item)?;
-        Ok((session.expires_at > now_epoch_seconds()).then_some(session))
+        let now = now_epoch_seconds();
+        Ok(self.stored(token).await?.filter(|s| s.expires_at > now))
     }
 
     /// Deletes the session; returns whether one existed.

@@ -24,8 +24,6 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use runtime_support::*;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer};
 
 const SEED: &[u8; 32] = b"corbado-connect-runtime-fuzz-01!";
 const EVENTS_PER_FUNCTION: usize = 2500;
@@ -672,17 +670,7 @@ async fn fuzz(function: &'static str) {
     let emulators = Emulators::connect().await;
     let table = emulators.new_table().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
-    let corbado = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v2/passkey/verifySignedData"))
-        .respond_with(verify_rsp("success"))
-        .mount(&corbado)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/connectTokens"))
-        .respond_with(connect_token_rsp(Some(CONNECT_TOKEN_SECRET)))
-        .mount(&corbado)
-        .await;
+    let corbado = corbado_accepting_everything(CONNECT_TOKEN_SECRET).await;
     let token = create_session(&emulators, &table, "user-42").await;
     let bases: Vec<(String, Value)> = event_files(function)
         .into_iter()

@@ -162,17 +162,7 @@ async fn no_secret_reaches_stdout_or_stderr_at_trace() {
     let emulators = Emulators::connect().await;
     let table = emulators.new_table().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
-    let corbado = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v2/passkey/verifySignedData"))
-        .respond_with(verify_rsp("success"))
-        .mount(&corbado)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v2/connectTokens"))
-        .respond_with(connect_token_rsp(Some(CONNECT_TOKEN_SECRET)))
-        .mount(&corbado)
-        .await;
+    let corbado = corbado_accepting_everything(CONNECT_TOKEN_SECRET).await;
     let presented_cookie = create_session(&emulators, &table, "user-42").await;
     let presented_bearer = create_session(&emulators, &table, "user-42").await;
     let env = function_env(

@@ -179,3 +179,21 @@ pub fn event_files(function: &str) -> Vec<(String, serde_json::Value)> {
 
 /// The placeholder in the event files' cookies where a real session token goes.
 pub const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_A_TOKEN_FROM_connect-session";
+
+/// A Corbado stand-in that verifies every login and issues `connect_token` for every request.
+pub async fn corbado_accepting_everything(connect_token: &str) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer};
+    let corbado = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/passkey/verifySignedData"))
+        .respond_with(integration_tests::verify_rsp("success"))
+        .mount(&corbado)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/connectTokens"))
+        .respond_with(integration_tests::connect_token_rsp(Some(connect_token)))
+        .mount(&corbado)
+        .await;
+    corbado
+}
