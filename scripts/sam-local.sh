@@ -58,7 +58,8 @@ cleanup() {
   ! $WROTE_ENV || rm -f "$STATE/env"
   [ -z "${STANDIN_CA:-}" ] || rm -rf "$(dirname "$STANDIN_CA")"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 apt_install() { # package...: those not installed yet, from Debian
   local missing=() p

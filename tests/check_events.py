@@ -42,28 +42,41 @@ class CargoLambda:
 
 
 class SamLocalInvoke:
-    """`sam local invoke`: the response on stdout, the container's output on stderr."""
+    """`sam local invoke`: the response on stdout, the container's output on stderr.
+
+    Podman's Docker API sometimes loses the start of a container's output from the
+    attach stream SAM reads (containers/podman#26951); an invocation whose output
+    lacks the runtime's START or REPORT line is repeated, so that every event's log
+    is checked whole."""
 
     LOGICAL_IDS = {
         "create-connect-token": "CreateConnectTokenFunction",
         "verify-signed-passkey-data": "VerifySignedPasskeyDataFunction",
     }
+    ATTEMPTS = 8
 
     def __init__(self, command: list):
         self.command = command
         self.logs = []
+        self.repeated = 0
 
     def invoke(self, function: str, event_file: str) -> dict:
-        run = subprocess.run(
-            self.command + [self.LOGICAL_IDS[function], "--event", event_file],
-            capture_output=True, text=True,
-        )
-        self.logs.append(run.stderr)
-        if run.returncode != 0:
-            sys.exit(f"sam local invoke {function} failed:\n{run.stderr}")
-        return json.loads(run.stdout)
+        for _ in range(self.ATTEMPTS):
+            run = subprocess.run(
+                self.command + [self.LOGICAL_IDS[function], "--event", event_file],
+                capture_output=True, text=True,
+            )
+            if run.returncode != 0:
+                sys.exit(f"sam local invoke {function} failed:\n{run.stderr}")
+            if "START RequestId:" in run.stderr and "REPORT RequestId:" in run.stderr:
+                self.logs.append(run.stderr)
+                return json.loads(run.stdout)
+            self.repeated += 1
+        sys.exit(f"sam local invoke {function}: the container's output was lost {self.ATTEMPTS} times")
 
     def log(self) -> str:
+        if self.repeated:
+            print(f"note: {self.repeated} invocations repeated because their output was lost")
         return "".join(self.logs)
 
 

@@ -872,6 +872,8 @@ impl EmulatorProcess {
                 format!("-Djava.library.path={}", lib.display()),
                 "-jar".into(),
                 jar.display().to_string(),
+                // It would otherwise report to AWS: nothing a test runs leaves the machine.
+                "-disableTelemetry".into(),
                 "-port".into(),
                 port.to_string(),
                 "-dbPath".into(),
