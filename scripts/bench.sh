@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks both functions under the Lambda Runtime API (tools/src/bin/lambda-bench.rs)
 # against DynamoDB Local, moto and the Corbado stand-in, all on loopback, and
-# prints the figures as a Markdown table (the README holds the last one).
+# prints the figures as a Markdown table (docs/performance.md holds the last one).
 #
 #   scripts/bench.sh           release build, 10 cold starts, 1000 warm invocations,
 #                              plus the arm64 bootstrap sizes (cargo lambda build)

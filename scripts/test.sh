@@ -10,6 +10,8 @@ install_browser
 CORBADO_SPEC_DIR=$("$ROOT/scripts/corbado-spec.sh")  # the offline copy, else fetched at a pinned commit
 "$ROOT/scripts/corbado-spec.sh" check
 
+log "links and anchors in README.md and docs/"
+"$VENV/bin/python" "$ROOT/scripts/check-links.py"
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy -D warnings"

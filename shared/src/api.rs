@@ -110,7 +110,7 @@ impl ApiError {
         }
     }
 
-    /// Stable, machine-readable; the README lists every value.
+    /// Stable, machine-readable; docs/api.md lists every value.
     pub fn code(&self) -> &'static str {
         match self {
             Self::MethodNotAllowed => "method_not_allowed",

@@ -1,7 +1,7 @@
 //! template.yaml checked against the code: table schema, binaries, routes,
 //! environment variables, and IAM actions equal to the AWS calls each function makes;
 //! and against what a deployment meets: SAM's transform of it, the parameters and rules
-//! CloudFormation applies, samconfig.toml, and the README's "Deploy" section.
+//! CloudFormation applies, samconfig.toml, and the deployment guide (docs/deploy.md).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -188,10 +188,10 @@ fn table_replacing_properties() -> [(&'static str, Value); 3] {
     ]
 }
 
-const TABLE_REPLACEMENT_HEADING: &str = "### What replaces the sessions table";
+const TABLE_REPLACEMENT_HEADING: &str = "## What replaces the sessions table";
 
 #[test]
-fn no_template_change_replaces_the_sessions_table_without_the_readme_saying_so() {
+fn no_template_change_replaces_the_sessions_table_without_the_deploy_guide_saying_so() {
     let t = template();
     let pinned = table_replacing_properties();
     // The list is complete: it names every property AWS's resource schema marks as
@@ -205,7 +205,7 @@ fn no_template_change_replaces_the_sessions_table_without_the_readme_saying_so()
     assert_eq!(
         names, schema,
         "AWS::DynamoDB::Table is replaced by a change of {schema:?}: pin each here and name it \
-         in README.md, \"{TABLE_REPLACEMENT_HEADING}\""
+         in docs/deploy.md, \"{TABLE_REPLACEMENT_HEADING}\""
     );
     // Renaming the resource replaces it too.
     let table = resource(&t, "SessionsTable");
@@ -214,33 +214,27 @@ fn no_template_change_replaces_the_sessions_table_without_the_readme_saying_so()
         assert_eq!(
             &table["Properties"][*name], value,
             "this change of SessionsTable.{name} makes CloudFormation replace the table, \
-             dropping every session. If you mean it, say so in README.md, \
+             dropping every session. If you mean it, say so in docs/deploy.md, \
              \"{TABLE_REPLACEMENT_HEADING}\", and update the pinned value here"
         );
     }
-    let readme = deploy_section();
-    let section = readme
+    let guide = deploy_guide();
+    let section = guide
         .split(TABLE_REPLACEMENT_HEADING)
         .nth(1)
-        .unwrap_or_else(|| panic!("README.md has no \"{TABLE_REPLACEMENT_HEADING}\""));
+        .unwrap_or_else(|| panic!("docs/deploy.md has no \"{TABLE_REPLACEMENT_HEADING}\""));
     let section = section.split("\n#").next().unwrap();
     for name in names.iter().map(String::as_str).chain(["SessionsTable"]) {
         assert!(
             section.contains(&format!("`{name}`")),
-            "README.md, \"{TABLE_REPLACEMENT_HEADING}\", does not name `{name}`"
+            "docs/deploy.md, \"{TABLE_REPLACEMENT_HEADING}\", does not name `{name}`"
         );
     }
 }
 
-/// README.md's "Deploy" section, up to the next top-level section.
-fn deploy_section() -> String {
-    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
-    let start = readme
-        .find("\n## Deploy\n")
-        .expect("README.md has a Deploy section");
-    let rest = &readme[start + 1..];
-    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
-    rest[..end].to_owned()
+/// The deployment guide, docs/deploy.md.
+fn deploy_guide() -> String {
+    std::fs::read_to_string(project_root().join("docs/deploy.md")).unwrap()
 }
 
 #[test]
@@ -848,8 +842,8 @@ fn the_secret_parameter_takes_only_a_full_secret_arn() {
     ] {
         assert!(!parameter_accepts(&t, "CorbadoApiSecretArn", bad), "{bad}");
     }
-    // Rules cannot take the ARN apart to compare its region with the stack's (README,
-    // "Deploy"); samconfig.toml's environments are checked for it below.
+    // Rules cannot take the ARN apart to compare its region with the stack's
+    // (docs/deploy.md); samconfig.toml's environments are checked for it below.
 }
 
 /// The environments of samconfig.toml, each with its region and parameter overrides.
@@ -944,7 +938,7 @@ fn each_samconfig_environment_fits_the_template_and_redeploys_without_changes() 
 }
 
 #[test]
-fn the_readme_says_how_to_answer_the_guided_deploys_authentication_question() {
+fn the_deploy_guide_says_how_to_answer_the_guided_deploys_authentication_question() {
     let t = template();
     // No authorizer anywhere: `sam deploy --guided` asks "… has no authentication. Is this
     // okay? [y/N]" for each function, and the default N aborts the deploy.
@@ -953,16 +947,13 @@ fn the_readme_says_how_to_answer_the_guided_deploys_authentication_question() {
         let event = &resource(&t, f.logical_id)["Properties"]["Events"]["Api"]["Properties"];
         assert!(event.get("Auth").is_none(), "{}", f.logical_id);
     }
-    let deploy = deploy_section();
+    let deploy = deploy_guide();
     for needed in [
         "has no authentication. Is this okay? [y/N]",
         "Security Constraints Not Satisfied!",
         "answer `y`",
     ] {
-        assert!(
-            deploy.contains(needed),
-            "README.md, Deploy, lacks {needed:?}"
-        );
+        assert!(deploy.contains(needed), "docs/deploy.md lacks {needed:?}");
     }
 }
 

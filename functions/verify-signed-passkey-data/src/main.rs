@@ -4,7 +4,7 @@ use connect_backend::{App, Endpoint};
 use lambda_http::Error;
 
 // Lambda sends one event at a time: a single-threaded runtime spares the
-// cross-thread wake-ups of the multi-threaded one (measured: README, "Performance").
+// cross-thread wake-ups of the multi-threaded one (measured: docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     connect_backend::init_logging();
