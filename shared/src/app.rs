@@ -101,12 +101,11 @@ impl RequestRecord {
     }
 }
 
-/// The Lambda request id of the invocation, when there is one.
-fn request_id(request: &Request) -> Option<&str> {
+/// The Lambda request id of the invocation; empty when there is none.
+fn request_id(request: &Request) -> &str {
     request
         .lambda_context_ref()
-        .map(|context| context.request_id.as_str())
-        .filter(|id| !id.is_empty())
+        .map_or("", |context| context.request_id.as_str())
 }
 
 /// Runs `call`, adding its duration to `total`.
@@ -272,7 +271,7 @@ impl App {
     pub fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
         self.finish(
             endpoint,
-            Some(request_id).filter(|id| !id.is_empty()),
+            request_id,
             Instant::now(),
             RequestRecord::default(),
             Err(error),
@@ -283,7 +282,7 @@ impl App {
     fn finish(
         &self,
         endpoint: Endpoint,
-        request_id: Option<&str>,
+        request_id: &str,
         started: Instant,
         record: RequestRecord,
         outcome: Result<Response<Body>, ApiError>,
@@ -325,7 +324,7 @@ impl App {
             latency,
             corbado_latency: record.corbado,
             dynamodb_latency: record.dynamodb,
-            request_id,
+            request_id: Some(request_id).filter(|id| !id.is_empty()),
         });
         response
     }

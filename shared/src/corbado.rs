@@ -42,8 +42,7 @@ impl Default for CallPolicy {
 
 impl CallPolicy {
     fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self.base_backoff.saturating_mul(1 << retry.min(16));
-        ceiling.mul_f64(crate::jitter())
+        crate::backoff(self.base_backoff, retry)
     }
 }
 

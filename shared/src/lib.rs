@@ -23,17 +23,15 @@ pub use corbado::{CallPolicy, CorbadoClient};
 pub use secret::SecretCache;
 pub use session::{NewSession, Session, SessionStore, SessionToken};
 
-/// Installs the log subscriber: see [`logging`].
-pub fn init_logging() {
-    logging::init();
-}
-
-/// A uniform fraction of [0, 1] for full-jitter backoff. Without randomness from the OS
-/// it is 1: back off the full amount, still bounded, merely less spread.
-pub(crate) fn jitter() -> f64 {
+/// The pause before retry `retry` (0-based): a random duration up to `base * 2^retry`
+/// (full jitter). Without randomness from the OS it is the full amount: still bounded,
+/// merely less spread.
+pub(crate) fn backoff(base: std::time::Duration, retry: u32) -> std::time::Duration {
+    let ceiling = base.saturating_mul(1 << retry.min(16));
     let mut random = [0u8; 4];
-    match getrandom::fill(&mut random) {
+    let fraction = match getrandom::fill(&mut random) {
         Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
         Err(_) => 1.0,
-    }
+    };
+    ceiling.mul_f64(fraction)
 }

@@ -49,7 +49,7 @@ pub fn enabled(level: LevelFilter, metadata: &Metadata<'_>) -> bool {
     ceiling >= *metadata.level()
 }
 
-/// Installs the process-wide subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON`,
+/// Installs the process-wide subscriber (once per execution environment, in `main`): JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON`,
 /// text otherwise. Each line inside an invocation carries its request id (the runtime's span).
 pub fn init() {
     use tracing_subscriber::layer::SubscriberExt;

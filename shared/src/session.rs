@@ -282,7 +282,7 @@ impl SessionStore {
             }
             // A cancelled transaction wrote nothing, and the SDK does not retry these.
             let transient = reasons.iter().any(|r| TRANSIENT_CANCELLATIONS.contains(r));
-            let pause = TRANSACTION_BACKOFF.saturating_mul(1 << retries);
+            let pause = crate::backoff(TRANSACTION_BACKOFF, retries);
             if !transient
                 || retries == TRANSACTION_RETRIES
                 || started.elapsed() + pause > TRANSACTION_BUDGET
@@ -291,7 +291,7 @@ impl SessionStore {
             }
             retries += 1;
             tracing::warn!(retry = retries, reasons = ?reasons, "session transaction cancelled; retrying");
-            tokio::time::sleep(pause.mul_f64(crate::jitter())).await;
+            tokio::time::sleep(pause).await;
         }
     }
 

@@ -160,24 +160,22 @@ impl FaultProxy {
 
     /// Requests with this key that reached the proxy.
     pub fn received(&self, key: &str) -> usize {
-        self.0
-            .shared
-            .counts
-            .lock()
-            .unwrap()
-            .get(key)
-            .map_or(0, |c| c.received)
+        self.count(key, |c| c.received)
     }
 
     /// Requests with this key that the proxy sent on to the upstream.
     pub fn forwarded(&self, key: &str) -> usize {
+        self.count(key, |c| c.forwarded)
+    }
+
+    fn count(&self, key: &str, which: impl Fn(&Counts) -> usize) -> usize {
         self.0
             .shared
             .counts
             .lock()
             .unwrap()
             .get(key)
-            .map_or(0, |c| c.forwarded)
+            .map_or(0, which)
     }
 
     /// Waits until `count` requests with this key have been forwarded (a

@@ -230,6 +230,17 @@ impl Reply {
         self.body["code"].as_str().unwrap_or("")
     }
 
+    /// The session token a cookie login set, after asserting the login's answer:
+    /// 200, `{"success": true}` and exactly one session cookie.
+    pub fn session_token(&self) -> String {
+        assert_eq!(self.status, 200, "{:?}", self.raw);
+        assert_eq!(self.body, json!({"success": true}));
+        assert_eq!(self.cookies.len(), 1, "{:?}", self.cookies);
+        let (name, token, _) = parse_set_cookie(&self.cookies[0]);
+        assert_eq!(name, COOKIE_NAME);
+        token
+    }
+
     /// Asserts the shared error shape: `{"error": <message>, "code": <code>}`.
     pub fn assert_error(&self, status: u16, code: &str) {
         self.assert_case_error("", status, code);
@@ -453,6 +464,22 @@ impl TestApp {
 
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
         self.emulators.items(&self.table).await
+    }
+
+    /// Asserts that the table holds the session under `key` and nothing else.
+    pub async fn assert_only_session(&self, key: &str) {
+        let keys: Vec<String> = self
+            .items()
+            .await
+            .iter()
+            .map(|item| {
+                item[connect_backend::session::attr::KEY]
+                    .as_s()
+                    .unwrap()
+                    .clone()
+            })
+            .collect();
+        assert_eq!(keys, [key], "the table holds exactly this session");
     }
 
     pub async fn assert_table_empty(&self) {

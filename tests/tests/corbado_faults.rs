@@ -6,7 +6,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use connect_backend::session::attr;
 use integration_tests::*;
 use serde_json::json;
 use tracing_subscriber::layer::SubscriberExt;
@@ -48,21 +47,6 @@ async fn single_use_login(t: &TestApp) -> String {
 
 fn login(jwt: &str) -> Event {
     Event::json(VERIFY, &json!({ "signedPasskeyData": jwt }))
-}
-
-/// The login succeeded and the table holds its session, and only it.
-async fn assert_logged_in(t: &TestApp, reply: &Reply) {
-    assert_eq!(reply.status, 200, "{:?}", reply.raw);
-    assert_eq!(reply.body, json!({"success": true}));
-    assert_eq!(reply.cookies.len(), 1, "{:?}", reply.cookies);
-    let (_, token, _) = parse_set_cookie(&reply.cookies[0]);
-    let keys: Vec<String> = t
-        .items()
-        .await
-        .iter()
-        .map(|item| item[attr::KEY].as_s().unwrap().clone())
-        .collect();
-    assert_eq!(keys, [session_key(&token)]);
 }
 
 /// A verification that may have reached Corbado is not sent again: the
@@ -115,7 +99,8 @@ async fn a_verification_answered_429_is_sent_again() {
 
     let reply = t.invoke(login(&jwt)).await;
 
-    assert_logged_in(&t, &reply).await;
+    t.assert_only_session(&session_key(&reply.session_token()))
+        .await;
     assert_eq!(proxies.corbado.received(VERIFY_PATH), 2);
     assert_eq!(proxies.corbado.forwarded(VERIFY_PATH), 1);
 }
@@ -168,7 +153,8 @@ async fn a_verification_whose_connection_is_refused_is_sent_again() {
         "the app logged no failed attempt: {:?}",
         reply.raw
     );
-    assert_logged_in(&t, &reply).await;
+    t.assert_only_session(&session_key(&reply.session_token()))
+        .await;
     assert_eq!(proxies.corbado.forwarded(VERIFY_PATH), 1);
 }
 

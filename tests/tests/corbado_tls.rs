@@ -214,39 +214,56 @@ async fn corbado_is_reached_only_over_https_with_a_certificate_valid_for_its_nam
 
     // A stand-in whose CA is not trusted: the handshake fails, so no request (and no API
     // secret) reaches it, and nothing is written.
-    let (app_untrusted, table) = app(&emulators, &secret_arn, &untrusted.url("127.0.0.1")).await;
-    let login = invoke(&app_untrusted, login_event()).await;
-    login.assert_error(502, "upstream_error");
-    assert!(
-        emulators.items(&table).await.is_empty(),
-        "a session was written"
-    );
-    let refused = untrusted.refused_handshakes();
-    assert!(
-        !refused.is_empty() && refused.iter().all(|line| line.ends_with("UnknownCA")),
-        "the client rejects the certificate as from an unknown CA:\n{}",
-        untrusted.log()
-    );
+    assert_login_refused_at_handshake(
+        &emulators,
+        &secret_arn,
+        &untrusted,
+        "127.0.0.1",
+        "UnknownCA",
+        "the client rejects the certificate as from an unknown CA",
+    )
+    .await;
     assert_eq!(untrusted.requests(), Vec::<String>::new());
 
     // The trusted stand-in under a name its certificate does not carry: the name check, not
     // the CA, refuses it.
-    let (app_wrong_name, table) = app(&emulators, &secret_arn, &trusted.url("127.0.0.2")).await;
-    let login = invoke(&app_wrong_name, login_event()).await;
+    assert_login_refused_at_handshake(
+        &emulators,
+        &secret_arn,
+        &trusted,
+        "127.0.0.2",
+        "BadCertificate",
+        "the client rejects the certificate as not valid for 127.0.0.2",
+    )
+    .await;
+    assert_eq!(
+        trusted.requests().len(),
+        2,
+        "no request beyond the first two"
+    );
+}
+
+/// A login against `stand_in` reached as `host` fails in the TLS handshake: a 502,
+/// nothing written, and the stand-in refused the handshake with `alert`.
+async fn assert_login_refused_at_handshake(
+    emulators: &Emulators,
+    secret_arn: &str,
+    stand_in: &StandIn,
+    host: &str,
+    alert: &str,
+    why: &str,
+) {
+    let (app, table) = app(emulators, secret_arn, &stand_in.url(host)).await;
+    let login = invoke(&app, login_event()).await;
     login.assert_error(502, "upstream_error");
     assert!(
         emulators.items(&table).await.is_empty(),
         "a session was written"
     );
-    let refused = trusted.refused_handshakes();
+    let refused = stand_in.refused_handshakes();
     assert!(
-        !refused.is_empty() && refused.iter().all(|line| line.ends_with("BadCertificate")),
-        "the client rejects the certificate as not valid for 127.0.0.2:\n{}",
-        trusted.log()
-    );
-    assert_eq!(
-        trusted.requests().len(),
-        2,
-        "no request beyond the first two"
+        !refused.is_empty() && refused.iter().all(|line| line.ends_with(alert)),
+        "{why}:\n{}",
+        stand_in.log()
     );
 }

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use connect_backend::session::attr;
 use integration_tests::*;
 use serde_json::json;
 
@@ -32,26 +31,6 @@ fn connect_token_request() -> Event {
 }
 
 /// Asserts a successful login and returns the token of the session cookie it set.
-fn session_token(reply: &Reply) -> String {
-    assert_eq!(reply.status, 200, "{:?}", reply.raw);
-    assert_eq!(reply.body, json!({"success": true}));
-    assert_eq!(reply.cookies.len(), 1, "{:?}", reply.cookies);
-    let (name, token, _) = parse_set_cookie(&reply.cookies[0]);
-    assert_eq!(name, COOKIE_NAME);
-    token
-}
-
-/// The table holds this one session and nothing else.
-async fn assert_only_session(t: &TestApp, key: &str) {
-    let keys: Vec<String> = t
-        .items()
-        .await
-        .iter()
-        .map(|item| item[attr::KEY].as_s().unwrap().clone())
-        .collect();
-    assert_eq!(keys, [key], "the table holds exactly this session");
-}
-
 /// createConnectToken accepts the session (Corbado's answer mounted here).
 async fn assert_session_works(t: &TestApp, token: &str) {
     t.expect_corbado(
@@ -73,9 +52,9 @@ async fn a_lost_put_item_reply_after_the_write_committed_still_logs_the_user_in(
     let (t, proxies, jwt) = start().await;
     proxies.dynamodb.inject(PUT, Fault::LoseReply, 1);
 
-    let token = session_token(&t.invoke(login(&jwt)).await);
+    let token = t.invoke(login(&jwt)).await.session_token();
 
-    assert_only_session(&t, &session_key(&token)).await;
+    t.assert_only_session(&session_key(&token)).await;
     assert_session_works(&t, &token).await;
 }
 
@@ -85,10 +64,10 @@ async fn a_lost_transaction_reply_after_the_commit_still_replaces_the_old_sessio
     let old = t.login(USER, None).await;
     proxies.dynamodb.inject(TRANSACT, Fault::LoseReply, 1);
 
-    let token = session_token(&t.invoke(login(&jwt).session(&old)).await);
+    let token = t.invoke(login(&jwt).session(&old)).await.session_token();
 
     assert_ne!(token, old.expose());
-    assert_only_session(&t, &session_key(&token)).await;
+    t.assert_only_session(&session_key(&token)).await;
     t.invoke(connect_token_request().session(&old))
         .await
         .assert_error(401, "session_invalid");
@@ -103,9 +82,9 @@ async fn assert_relogin_succeeds_after(fault: Fault) {
 
     let reply = t.invoke(login(&jwt).session(&old)).await;
     assert_eq!(reply.status, 200, "after {fault:?}: {:?}", reply.raw);
-    let token = session_token(&reply);
+    let token = reply.session_token();
 
-    assert_only_session(&t, &session_key(&token)).await;
+    t.assert_only_session(&session_key(&token)).await;
     assert_eq!(proxies.dynamodb.forwarded(TRANSACT), 1);
     assert_session_works(&t, &token).await;
 }
@@ -142,9 +121,9 @@ async fn throttled_put_items_are_retried() {
 
         let reply = t.invoke(login(&jwt)).await;
         assert_eq!(reply.status, 200, "after {error_type}: {:?}", reply.raw);
-        let token = session_token(&reply);
+        let token = reply.session_token();
 
-        assert_only_session(&t, &session_key(&token)).await;
+        t.assert_only_session(&session_key(&token)).await;
         assert_eq!(proxies.dynamodb.forwarded(PUT), 1, "{error_type}");
     }
 }
@@ -167,7 +146,7 @@ async fn a_conflict_on_every_attempt_is_a_500_that_leaves_the_old_session() {
     );
 
     assert_eq!(proxies.dynamodb.forwarded(TRANSACT), 0);
-    assert_only_session(&t, &old.key()).await;
+    t.assert_only_session(&old.key()).await;
     assert_session_works(&t, old.expose()).await;
 }
 
@@ -181,12 +160,12 @@ async fn a_put_item_slower_than_the_attempt_timeout_still_logs_the_user_in() {
         .dynamodb
         .inject(PUT, Fault::Delay(Duration::from_millis(1600)), 1);
 
-    let token = session_token(&t.invoke(login(&jwt)).await);
+    let token = t.invoke(login(&jwt)).await.session_token();
 
     proxies
         .dynamodb
         .wait_forwarded(PUT, 2, Duration::from_secs(5))
         .await;
-    assert_only_session(&t, &session_key(&token)).await;
+    t.assert_only_session(&session_key(&token)).await;
     assert_session_works(&t, &token).await;
 }

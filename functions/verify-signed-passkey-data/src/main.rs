@@ -7,7 +7,7 @@ use lambda_http::Error;
 // cross-thread wake-ups of the multi-threaded one (measured: docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    connect_backend::init_logging();
+    connect_backend::logging::init();
     let app = App::from_env().await?;
     connect_backend::runtime::serve(app, Endpoint::VerifySignedPasskeyData).await
 }
