@@ -614,5 +614,9 @@ async fn events_lambda_http_would_refuse_whole_get_json_answers() {
     let event = list_event().session(&session).header("x-debug", "a\u{7f}b");
     let reply = t.invoke(event).await;
     assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    // Not an API Gateway event at all: refused as unreadable, nothing written.
+    let mut event = list_event().session(&session);
+    event.json["headers"] = json!("not a header map");
+    t.invoke(event).await.assert_error(400, "malformed_request");
     assert_eq!(t.items().await.len(), 1);
 }
