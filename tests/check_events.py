@@ -143,6 +143,8 @@ def check_logs(log: str) -> int:
     Lambda): no secret, and every line of ours carries the invocation's request id."""
     leaked = [s[:12] + "…" for s in SECRETS if s and s in log]
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    # A process that writes a line in pieces splits the lines of others sharing its output.
+    split = [line for line in log.splitlines() if not line.startswith("{") and ('{"timestamp"' in line or '{"_aws"' in line)]
     ours = [line for line in lines if "fields" in line]
     outcomes = [line for line in ours if line["fields"].get("message") in ("request completed", "request refused", "request failed")]
     without_id = [line for line in outcomes if "requestId" not in json.dumps(line.get("span", {}))]
@@ -153,6 +155,8 @@ def check_logs(log: str) -> int:
         problems.append(f"{len(metrics)} metric records for {len(outcomes)} requests")
     if any(not m.get("requestId") or m["Endpoint"] not in ("createConnectToken", "verifySignedPasskeyData") for m in metrics):
         problems.append("a metric record lacks its request id or endpoint")
+    if split:
+        problems.append(f"{len(split)} JSON lines of ours split by other output, e.g. {split[0][:80]!r}")
     if leaked:
         problems.append(f"secrets in the log: {leaked}")
     if len(outcomes) < 10:

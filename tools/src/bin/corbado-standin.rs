@@ -14,7 +14,7 @@
 //! `--tls-name`, and writes only the CA's certificate to `DIR/ca.pem` (the keys never leave
 //! memory), for clients' `SSL_CERT_FILE`.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +43,17 @@ use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+/// `eprintln!` writes a line in pieces, one `write` per argument; the stand-in shares its
+/// stderr with the functions' JSON logs (scripts/local-stack.sh), where pieces of its
+/// lines would split theirs. One `write` per line keeps every line whole.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut line = format!($($arg)*);
+        line.push('\n');
+        let _ = io::stderr().write_all(line.as_bytes());
+    }};
+}
 
 #[derive(Parser)]
 #[command(about = "Corbado Backend API v2 stand-in for local development (verifies nothing)")]
@@ -123,14 +134,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|l| Ok(format!("{scheme}://{}/v2", l.local_addr()?)))
         .collect::<io::Result<_>>()?;
-    eprintln!(
+    say!(
         "\n  *** CORBADO STAND-IN on {} ***\n  \
          This is NOT Corbado. It checks no signature and accepts any signedPasskeyData\n  \
          whose webauthnId matches the username. For local development only; never deploy it.\n",
         urls.join(", ")
     );
     if let (Some((_, names)), Some(dir)) = (&tls, &cli.tls_dir) {
-        eprintln!(
+        say!(
             "  Its certificate, for {}, is from a CA made for this run:\n  \
              trust it with SSL_CERT_FILE={}\n",
             names.join(", "),
@@ -161,7 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn log_request(request: Request, next: Next) -> Response {
     let line = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
-    eprintln!(
+    say!(
         "corbado-standin: request {line} -> {}",
         response.status().as_u16()
     );
@@ -242,13 +253,13 @@ impl TlsListener {
                         }
                         // A port probe (wait_for_port in scripts/lib.sh) does this, and so do
                         // clients that reject the certificate without sending an alert.
-                        Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => eprintln!(
+                        Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => say!(
                             "corbado-standin: {peer} closed the connection during the TLS handshake"
                         ),
                         Ok(Err(err)) => {
-                            eprintln!("corbado-standin: TLS handshake with {peer} refused: {err}")
+                            say!("corbado-standin: TLS handshake with {peer} refused: {err}")
                         }
-                        Err(_) => eprintln!("corbado-standin: TLS handshake with {peer} timed out"),
+                        Err(_) => say!("corbado-standin: TLS handshake with {peer} timed out"),
                     }
                 });
             }
