@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks both functions under the Lambda Runtime API (tools/src/bin/lambda-bench.rs)
+# Benchmarks the function binaries under the Lambda Runtime API (tools/src/bin/lambda-bench.rs)
 # against DynamoDB Local, moto and the Corbado stand-in, all on loopback, and
 # prints the figures as a Markdown table (docs/performance.md holds the last one).
 #
@@ -31,8 +31,10 @@ elif $smoke; then
 else
   profile=release cold=10 warm=1000
   cargo build --quiet --workspace --bins
-  cargo build --quiet --release -p create-connect-token -p verify-signed-passkey-data -p connect-tools
+  cargo build --quiet --release -p create-connect-token -p verify-signed-passkey-data -p session \
+    -p session-authorizer -p connect-tools
 fi
+functions="create-connect-token verify-signed-passkey-data session session-authorizer"
 
 dynamodb_port=$(free_port)
 start_dynamodb_local "$dynamodb_port"
@@ -78,13 +80,13 @@ fi
 log "benchmark ($profile build, $cold cold starts, $warm warm invocations, $(nproc) cores)"
 SSL_CERT_FILE=$STANDIN_CA "target/$profile/lambda-bench" --bin-dir "target/$profile" --cold-starts "$cold" --warm "$warm"
 
-for bin in create-connect-token verify-signed-passkey-data; do
+for bin in $functions; do
   printf '| %s | bootstrap size, x86_64 %s (this machine) | %d bytes | | |\n' "$bin" "$profile" "$(stat -c %s "target/$profile/$bin")"
 done
 if ! $smoke && [ "${BENCH_ARM64:-1}" = 1 ]; then
   rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-  cargo lambda build --quiet --release --arm64 --bin create-connect-token --bin verify-signed-passkey-data
-  for bin in create-connect-token verify-signed-passkey-data; do
+  cargo lambda build --quiet --release --arm64 $(printf -- '--bin %s ' $functions)
+  for bin in $functions; do
     printf '| %s | bootstrap size, arm64 release (cargo lambda) | %d bytes | | ≤ 6 MB |\n' "$bin" "$(stat -c %s "target/lambda/$bin/bootstrap")"
   done
 fi

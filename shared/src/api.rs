@@ -38,8 +38,12 @@ pub struct VerifySignedPasskeyDataBody {
 /// [`ApiError::public_message`] is what the client reads.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The methods the route allows, for the `Allow` header (`"POST"`, `"GET, DELETE"`).
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
+    /// A path the function serves no route for.
+    #[error("no such route")]
+    NotFound,
     #[error("unsupported content type")]
     UnsupportedMediaType,
     #[error("body too large")]
@@ -87,7 +91,8 @@ struct ErrorBody<'a> {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotFound => StatusCode::NOT_FOUND,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MalformedJson
@@ -113,7 +118,8 @@ impl ApiError {
     /// Stable, machine-readable; docs/api.md lists every value.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::NotFound => "not_found",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::MalformedJson => "malformed_json",
@@ -139,7 +145,8 @@ impl ApiError {
     /// Never carries upstream messages, secrets or internal detail.
     pub fn public_message(&self) -> String {
         match self {
-            Self::MethodNotAllowed => "only POST is allowed".into(),
+            Self::MethodNotAllowed(allow) => format!("this route allows only {allow}"),
+            Self::NotFound => "no such route".into(),
             Self::UnsupportedMediaType => {
                 "the request body must be JSON: send Content-Type: application/json".into()
             }
@@ -191,10 +198,10 @@ impl ApiError {
                 code: self.code(),
             },
         );
-        if matches!(self, Self::MethodNotAllowed) {
+        if let Self::MethodNotAllowed(allow) = self {
             response
                 .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("POST"));
+                .insert(ALLOW, HeaderValue::from_static(allow));
         }
         response
     }
@@ -209,7 +216,7 @@ impl From<SecretError> for ApiError {
 /// Checks method, content type and size, then parses the JSON body.
 pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
     if request.method() != Method::POST {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::MethodNotAllowed("POST"));
     }
     let is_json = request
         .headers()
@@ -245,12 +252,26 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
 /// must not hide ours. Two cookies of that name are refused: a sibling subdomain can
 /// plant one, and guessing which is ours could log the user into someone else's session.
 pub fn cookie<'r>(request: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
+    find_cookie(
+        request
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        name,
+    )
+}
+
+/// [`cookie`] over `Cookie` header values as bytes, wherever they come from (the
+/// authorizer reads them from its own event).
+pub fn find_cookie<'h>(
+    headers: impl IntoIterator<Item = &'h [u8]>,
+    name: &str,
+) -> Result<Option<&'h str>, ApiError> {
     let mut found = None;
-    let pairs = request
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
+    let pairs = headers
+        .into_iter()
+        .flat_map(|header| header.split(|&b| b == b';'))
         .filter_map(|pair| {
             let eq = pair.iter().position(|&b| b == b'=')?;
             Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
@@ -279,14 +300,23 @@ pub fn bearer_token(request: &Request) -> Option<&str> {
 /// `Set-Cookie` for a new session: script cannot read it, it only travels
 /// over HTTPS and never on cross-site requests.
 pub fn session_cookie(name: &str, token: &SessionToken, max_age_seconds: u64) -> HeaderValue {
-    let value = format!(
-        "{name}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age_seconds}",
-        token.expose()
-    );
-    let mut header = HeaderValue::from_str(&value)
-        .expect("cookie names are checked at start-up and tokens are base64url");
+    let mut header = cookie_header(name, token.expose(), max_age_seconds);
     header.set_sensitive(true);
     header
+}
+
+/// `Set-Cookie` that makes the browser drop the session cookie: the same name and
+/// attributes, so it replaces that cookie, and `Max-Age=0`.
+pub fn clearing_cookie(name: &str) -> HeaderValue {
+    cookie_header(name, "", 0)
+}
+
+fn cookie_header(name: &str, value: &str, max_age_seconds: u64) -> HeaderValue {
+    let cookie = format!(
+        "{name}={value}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age_seconds}"
+    );
+    HeaderValue::from_str(&cookie)
+        .expect("cookie names are checked at start-up and tokens are base64url")
 }
 
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {

@@ -1,13 +1,12 @@
-//! The two endpoints. An [`App`] is built once per execution environment and
+//! The two core endpoints. An [`App`] is built once per execution environment and
 //! serves every invocation that environment receives.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_http::http::header::ORIGIN;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -16,7 +15,8 @@ use crate::config::{Config, ConfigError};
 use crate::corbado::{
     CallPolicy, ConnectTokenRequest, ConnectTokenType, CorbadoClient, VerificationResult,
 };
-use crate::metrics::{self, millis, Metrics, MetricsSink, RequestOutcome};
+use crate::edge::{request_id, Edge, Endpoint, Presented, RequestRecord, Routes};
+use crate::metrics::MetricsSink;
 use crate::secret::SecretCache;
 use crate::session::{NewSession, SessionStore, SessionToken};
 use crate::signed_data::SignedPasskeyData;
@@ -52,84 +52,10 @@ impl std::fmt::Debug for InitError {
     }
 }
 
-/// The two endpoints this crate serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `POST /auth/createConnectToken`
-    CreateConnectToken,
-    /// `POST /auth/verifySignedPasskeyData`
-    VerifySignedPasskeyData,
-}
-
-impl Endpoint {
-    /// The route's last segment; the `Endpoint` of logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateConnectToken => "createConnectToken",
-            Self::VerifySignedPasskeyData => "verifySignedPasskeyData",
-        }
-    }
-}
-
 pub struct App {
     sessions: SessionStore,
     corbado: CorbadoClient,
-    cookie_name: String,
-    allowed_origins: Vec<String>,
-    native_app_sessions: bool,
-    metrics: Metrics,
-}
-
-/// What one request did, gathered for its summary log line and its metrics.
-#[derive(Default)]
-struct RequestRecord {
-    corbado: Option<Duration>,
-    dynamodb: Option<Duration>,
-    token_type: Option<&'static str>,
-    corbado_user_id: Option<String>,
-    credential_id: Option<String>,
-    presented_session_revoked: bool,
-}
-
-impl RequestRecord {
-    async fn corbado<T>(&mut self, call: impl Future<Output = T>) -> T {
-        timed(&mut self.corbado, call).await
-    }
-
-    async fn dynamodb<T>(&mut self, call: impl Future<Output = T>) -> T {
-        timed(&mut self.dynamodb, call).await
-    }
-}
-
-/// The Lambda request id of the invocation; empty when there is none.
-fn request_id(request: &Request) -> &str {
-    request
-        .lambda_context_ref()
-        .map_or("", |context| context.request_id.as_str())
-}
-
-/// Runs `call`, adding its duration to `total`.
-async fn timed<T>(total: &mut Option<Duration>, call: impl Future<Output = T>) -> T {
-    let started = Instant::now();
-    let output = call.await;
-    *total = Some(total.unwrap_or_default() + started.elapsed());
-    output
-}
-
-/// Where a request's session token came from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Presented<'r> {
-    Cookie(&'r str),
-    /// `Authorization: Bearer …`, from native apps that hold the token themselves.
-    Bearer(&'r str),
-}
-
-impl<'r> Presented<'r> {
-    fn token(self) -> &'r str {
-        match self {
-            Self::Cookie(t) | Self::Bearer(t) => t,
-        }
-    }
+    edge: Edge,
 }
 
 /// How verifySignedPasskeyData hands over the new session.
@@ -194,14 +120,7 @@ impl App {
         secrets: SecretCache,
         policy: CallPolicy,
     ) -> Result<Self, InitError> {
-        if !config.session_cookie_name.starts_with("__Host-") {
-            tracing::warn!(
-                cookie = %config.session_cookie_name,
-                "SESSION_COOKIE_NAME lacks the __Host- prefix: a sibling subdomain can then plant a \
-                 cookie of that name, and requests carrying two are refused (session_ambiguous)"
-            );
-        }
-        let sessions = SessionStore::new(dynamodb, &config.sessions_table, config.session_ttl);
+        let sessions = SessionStore::from_config(dynamodb, &config.sessions);
         let corbado = CorbadoClient::new(
             &config.backend_api,
             config.project_id.clone(),
@@ -211,16 +130,13 @@ impl App {
         Ok(Self {
             sessions,
             corbado,
-            cookie_name: config.session_cookie_name.clone(),
-            allowed_origins: config.allowed_origins.clone(),
-            native_app_sessions: config.native_app_sessions,
-            metrics: Metrics::new(&config.metrics_namespace, MetricsSink::Stdout),
+            edge: Edge::new(&config.sessions),
         })
     }
 
     /// Sends the metric lines elsewhere than stdout (tests read them).
     pub fn with_metrics_sink(mut self, sink: MetricsSink) -> Self {
-        self.metrics = Metrics::new(self.metrics.namespace(), sink);
+        self.edge.set_metrics_sink(sink);
         self
     }
 
@@ -233,7 +149,16 @@ impl App {
         match endpoint {
             Endpoint::CreateConnectToken => self.create_connect_token(request).await,
             Endpoint::VerifySignedPasskeyData => self.verify_signed_passkey_data(request).await,
+            // The session routes are the session function's ([`crate::SessionRoutes`]).
+            other => self.refuse(other, request_id(&request), ApiError::NotFound),
         }
+    }
+
+    /// [`Routes::refuse`]
+    pub fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
+        let record = RequestRecord::default();
+        self.edge
+            .finish(endpoint, request_id, Instant::now(), record, Err(error))
     }
 
     /// `POST /auth/createConnectToken`
@@ -241,7 +166,7 @@ impl App {
         let started = Instant::now();
         let mut record = RequestRecord::default();
         let outcome = self.try_create_connect_token(&request, &mut record).await;
-        self.finish(
+        self.edge.finish(
             Endpoint::CreateConnectToken,
             request_id(&request),
             started,
@@ -257,76 +182,13 @@ impl App {
         let outcome = self
             .try_verify_signed_passkey_data(&request, &mut record)
             .await;
-        self.finish(
+        self.edge.finish(
             Endpoint::VerifySignedPasskeyData,
             request_id(&request),
             started,
             record,
             outcome,
         )
-    }
-
-    /// The answer to an invocation whose event could not be handled
-    /// ([`crate::runtime`]: an unreadable event, or a panic), with its summary line and metrics.
-    pub fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
-        self.finish(
-            endpoint,
-            request_id,
-            Instant::now(),
-            RequestRecord::default(),
-            Err(error),
-        )
-    }
-
-    /// The response, one summary log line and one metrics line: every request ends here.
-    fn finish(
-        &self,
-        endpoint: Endpoint,
-        request_id: &str,
-        started: Instant,
-        record: RequestRecord,
-        outcome: Result<Response<Body>, ApiError>,
-    ) -> Response<Body> {
-        let latency = started.elapsed();
-        let (response, code, error) = match outcome {
-            Ok(response) => (response, metrics::CODE_OK, None),
-            Err(err) => (err.to_response(), err.code(), Some(err)),
-        };
-        let status = response.status().as_u16();
-        macro_rules! summary {
-            ($level:ident, $message:literal) => {
-                tracing::$level!(
-                    endpoint = endpoint.as_str(),
-                    status,
-                    code,
-                    latency_ms = millis(latency),
-                    corbado_ms = record.corbado.map(millis),
-                    dynamodb_ms = record.dynamodb.map(millis),
-                    token_type = record.token_type,
-                    corbado_user_id = record.corbado_user_id.as_deref(),
-                    credential_id = record.credential_id.as_deref(),
-                    presented_session_revoked = record.presented_session_revoked.then_some(true),
-                    reason = error.as_ref().map(tracing::field::display),
-                    $message
-                )
-            };
-        }
-        match &error {
-            None => summary!(info, "request completed"),
-            Some(err) if err.status().is_server_error() => summary!(error, "request failed"),
-            Some(_) => summary!(info, "request refused"),
-        }
-        self.metrics.publish(&RequestOutcome {
-            endpoint,
-            code,
-            status,
-            corbado_failure: error.as_ref().is_some_and(ApiError::is_corbado_failure),
-            latency,
-            corbado_latency: record.corbado,
-            dynamodb_latency: record.dynamodb,
-            request_id: Some(request_id).filter(|id| !id.is_empty()),
-        });
-        response
     }
 
     async fn try_create_connect_token(
@@ -338,11 +200,12 @@ impl App {
         let kind = ConnectTokenType::parse(&body.token_type).ok_or(ApiError::UnknownTokenType)?;
         record.token_type = Some(kind.as_str());
         let presented = self
+            .edge
             .presented_token(request)?
             .ok_or(ApiError::SessionRequired)?;
         // Browsers attach cookies to cross-site requests; bearer tokens they never attach.
         if matches!(presented, Presented::Cookie(_)) {
-            self.check_origin(request)?;
+            self.edge.check_origin(request)?;
         }
         let token = SessionToken::parse(presented.token()).ok_or(ApiError::SessionInvalid)?;
         let session = record
@@ -370,11 +233,11 @@ impl App {
         record: &mut RequestRecord,
     ) -> Result<Response<Body>, ApiError> {
         // A cross-site page must not log the browser into an account of its choosing.
-        self.check_origin(request)?;
+        self.edge.check_origin(request)?;
         let body: VerifySignedPasskeyDataBody = api::json_body(request)?;
         let delivery = SessionDelivery::parse(body.session_delivery.as_deref())?;
         if delivery == SessionDelivery::Body {
-            if !self.native_app_sessions {
+            if !self.edge.native_app_sessions {
                 return Err(ApiError::NativeSessionsDisabled);
             }
             // A token in the body is readable by every script on the page: never for browsers.
@@ -382,7 +245,7 @@ impl App {
                 return Err(ApiError::BodyDeliveryFromBrowser);
             }
         }
-        let previous = self.presented_token(request)?;
+        let previous = self.edge.presented_token(request)?;
         let data = SignedPasskeyData::parse(body.signed_passkey_data)?;
 
         let result = record
@@ -419,7 +282,7 @@ impl App {
                         expires_in: None,
                     },
                 ),
-                api::session_cookie(&self.cookie_name, &token, ttl),
+                api::session_cookie(&self.edge.cookie_name, &token, ttl),
             ),
             SessionDelivery::Body => api::json_response(
                 StatusCode::OK,
@@ -431,32 +294,14 @@ impl App {
             ),
         })
     }
+}
 
-    /// The session token the request presents: a bearer token (native apps,
-    /// only when enabled) or else the session cookie.
-    fn presented_token<'r>(&self, request: &'r Request) -> Result<Option<Presented<'r>>, ApiError> {
-        if let Some(bearer) = api::bearer_token(request) {
-            if !self.native_app_sessions {
-                return Err(ApiError::NativeSessionsDisabled);
-            }
-            return Ok(Some(Presented::Bearer(bearer)));
-        }
-        Ok(api::cookie(request, &self.cookie_name)?.map(Presented::Cookie))
+impl Routes for App {
+    async fn handle(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
+        App::handle(self, endpoint, request).await
     }
 
-    /// Requests from a browser carry `Origin`; only the configured frontends may act with our cookie.
-    fn check_origin(&self, request: &Request) -> Result<(), ApiError> {
-        match request.headers().get(ORIGIN) {
-            None => Ok(()),
-            Some(origin)
-                if self
-                    .allowed_origins
-                    .iter()
-                    .any(|o| o.as_bytes() == origin.as_bytes()) =>
-            {
-                Ok(())
-            }
-            Some(_) => Err(ApiError::OriginNotAllowed),
-        }
+    fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
+        App::refuse(self, endpoint, request_id, error)
     }
 }

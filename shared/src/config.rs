@@ -36,12 +36,20 @@ pub mod vars {
     ];
 }
 
+/// What the two core functions read: Corbado's side and the sessions'.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub sessions_table: String,
     pub project_id: ProjectId,
     pub api_secret_id: String,
     pub backend_api: Url,
+    pub sessions: SessionConfig,
+}
+
+/// What every function that reads or ends sessions needs; the session routes and the
+/// authorizer read only this, so they need no Corbado variable.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub sessions_table: String,
     pub session_ttl: Duration,
     pub session_cookie_name: String,
     /// Browser origins (`https://app.example.com`) whose requests may carry our
@@ -91,7 +99,7 @@ impl Config {
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
 
-        let sessions_table = required(vars::SESSIONS_TABLE)?;
+        let sessions = SessionConfig::from_lookup(&lookup)?;
         let project_id = ProjectId::parse(required(vars::CORBADO_PROJECT_ID)?.trim())
             .map_err(|reason| invalid(vars::CORBADO_PROJECT_ID, reason))?;
         let api_secret_id = required(vars::CORBADO_API_SECRET_ARN)?;
@@ -101,6 +109,26 @@ impl Config {
                 .unwrap_or(DEFAULT_BACKEND_API),
         )
         .map_err(|reason| invalid(vars::CORBADO_BACKEND_API, reason))?;
+        Ok(Self {
+            project_id,
+            api_secret_id,
+            backend_api,
+            sessions,
+        })
+    }
+}
+
+impl SessionConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
+
+        let sessions_table =
+            get(vars::SESSIONS_TABLE).ok_or(ConfigError::Missing(vars::SESSIONS_TABLE))?;
         let session_ttl = match get(vars::SESSION_TTL_SECONDS) {
             None => DEFAULT_SESSION_TTL_SECONDS,
             Some(raw) => raw
@@ -157,9 +185,6 @@ impl Config {
 
         Ok(Self {
             sessions_table,
-            project_id,
-            api_secret_id,
-            backend_api,
             session_ttl: Duration::from_secs(session_ttl),
             session_cookie_name,
             allowed_origins,
@@ -234,14 +259,14 @@ mod tests {
     #[test]
     fn defaults_apply_when_optional_variables_are_unset() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.sessions_table, "sessions");
+        assert_eq!(c.sessions.sessions_table, "sessions");
         assert_eq!(c.project_id.as_str(), "pro-1234567890");
         assert_eq!(c.backend_api.as_str(), DEFAULT_BACKEND_API);
-        assert_eq!(c.session_ttl, Duration::from_secs(10_800));
-        assert_eq!(c.session_cookie_name, "__Host-session");
-        assert!(c.allowed_origins.is_empty());
-        assert!(!c.native_app_sessions);
-        assert_eq!(c.metrics_namespace, "CorbadoConnect");
+        assert_eq!(c.sessions.session_ttl, Duration::from_secs(10_800));
+        assert_eq!(c.sessions.session_cookie_name, "__Host-session");
+        assert!(c.sessions.allowed_origins.is_empty());
+        assert!(!c.sessions.native_app_sessions);
+        assert_eq!(c.sessions.metrics_namespace, "CorbadoConnect");
     }
 
     #[test]
@@ -252,7 +277,7 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(
-            c.allowed_origins,
+            c.sessions.allowed_origins,
             [
                 "https://app.example.com",
                 "http://localhost:3000",
@@ -285,11 +310,13 @@ mod tests {
         assert!(
             config(&[("NATIVE_APP_SESSIONS", "true")])
                 .unwrap()
+                .sessions
                 .native_app_sessions
         );
         assert!(
             !config(&[("NATIVE_APP_SESSIONS", "false")])
                 .unwrap()
+                .sessions
                 .native_app_sessions
         );
         for bad in ["yes", "1", "TRUE"] {
@@ -356,6 +383,7 @@ mod tests {
         assert_eq!(
             config(&[("SESSION_TTL_SECONDS", "60")])
                 .unwrap()
+                .sessions
                 .session_ttl,
             Duration::from_secs(60)
         );
@@ -379,6 +407,7 @@ mod tests {
         assert_eq!(
             config(&[("SESSION_COOKIE_NAME", "sid")])
                 .unwrap()
+                .sessions
                 .session_cookie_name,
             "sid"
         );
@@ -393,6 +422,7 @@ mod tests {
         assert_eq!(
             config(&[("METRICS_NAMESPACE", ns)])
                 .unwrap()
+                .sessions
                 .metrics_namespace,
             ns
         );

@@ -28,10 +28,11 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::api::ApiError;
-use crate::app::{App, Endpoint};
+use crate::authorizer::{Authorizer, AuthorizerFailed};
+use crate::edge::{Endpoint, Routes};
 
 /// Serves `endpoint` until Lambda ends the execution environment.
-pub async fn serve(app: App, endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+pub async fn serve(app: impl Routes, endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     log_panics_without_payload();
     let app = &app;
     lambda_runtime::run(service_fn(move |event| async move {
@@ -43,7 +44,7 @@ pub async fn serve(app: App, endpoint: Endpoint) -> Result<(), lambda_http::Erro
 /// One invocation, as the runtime loop runs it (the tests call this too): the
 /// response JSON that Lambda hands to API Gateway.
 pub async fn handle(
-    app: &App,
+    app: &impl Routes,
     endpoint: Endpoint,
     event: LambdaEvent<Box<RawValue>>,
 ) -> impl serde::Serialize + Send {
@@ -82,6 +83,35 @@ pub async fn handle(
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// Serves the authorizer until Lambda ends the execution environment.
+pub async fn serve_authorizer(authorizer: Authorizer) -> Result<(), lambda_http::Error> {
+    log_panics_without_payload();
+    let authorizer = &authorizer;
+    lambda_runtime::run(service_fn(move |event| async move {
+        authorize(authorizer, event)
+            .await
+            .map_err(lambda_http::Error::from)
+    }))
+    .await
+}
+
+/// One authorizer invocation, as the runtime loop runs it. An event that is no JSON
+/// object is denied; a panic fails the invocation (API Gateway answers 500), and the
+/// process goes on serving.
+pub async fn authorize(
+    authorizer: &Authorizer,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Value, AuthorizerFailed> {
+    let LambdaEvent { payload, context } = event;
+    let event: Value = serde_json::from_str(payload.get()).unwrap_or_default();
+    // Boxed: the authorizer's future is deep enough to exceed the compiler's layout limit.
+    let answered = AssertUnwindSafe(Box::pin(authorizer.authorize(&event, &context.request_id)))
+        .catch_unwind()
+        .await;
+    let response = answered.map_err(|_panic| AuthorizerFailed)??;
+    Ok(serde_json::to_value(response).unwrap_or_default())
 }
 
 /// The API Gateway event, made safe for lambda_http to convert.

@@ -30,6 +30,24 @@ pub mod attr {
     pub const CREDENTIAL_ID: &str = "credentialId";
 }
 
+/// The global secondary index on [`attr::USER_ID`]: a user's sessions, for "log out
+/// everywhere" and the CLI. It projects the key and what a listing shows, nothing more
+/// (the SAM template declares the same).
+pub mod user_index {
+    pub const NAME: &str = "userId-index";
+    pub const PROJECTED: [&str; 3] = [
+        super::attr::CREATED_AT,
+        super::attr::EXPIRES_AT,
+        super::attr::CREDENTIAL_ID,
+    ];
+}
+
+/// How many deletes of one "log out everywhere" are in flight at once.
+const REVOKE_CONCURRENCY: usize = 10;
+/// Rounds of retries for deletes that failed; each waits a full-jitter backoff.
+const REVOKE_RETRIES: u32 = 3;
+const REVOKE_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Condition of every session write: never overwrite an item.
 const KEY_UNUSED: &str = "attribute_not_exists(#key)";
 
@@ -69,6 +87,14 @@ pub enum SessionError {
     Corrupt(&'static str),
     #[error("a session with this key exists already")]
     Collision,
+    #[error(
+        "ended {revoked} sessions, but {remaining} are still alive after retries: {last_error}"
+    )]
+    PartlyRevoked {
+        revoked: usize,
+        remaining: usize,
+        last_error: String,
+    },
 }
 
 impl SessionToken {
@@ -128,6 +154,17 @@ impl Session {
     }
 }
 
+/// One of a user's sessions as the user index shows it: never its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSession {
+    /// The table key: the token's SHA-256, which opens nothing. Its first characters tell
+    /// sessions apart in a listing.
+    pub key: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub credential_id: Option<String>,
+}
+
 /// The sessions table. Cheap to clone; one per execution environment.
 #[derive(Clone)]
 pub struct SessionStore {
@@ -143,6 +180,13 @@ impl SessionStore {
             table: table.into(),
             ttl,
         }
+    }
+
+    pub fn from_config(
+        client: aws_sdk_dynamodb::Client,
+        config: &crate::config::SessionConfig,
+    ) -> Self {
+        Self::new(client, &config.sessions_table, config.session_ttl)
     }
 
     pub fn ttl(&self) -> Duration {
@@ -327,11 +371,105 @@ impl SessionStore {
 
     /// Deletes the session; returns whether one existed.
     pub async fn revoke(&self, token: &SessionToken) -> Result<bool, SessionError> {
+        self.delete_key(&token.key()).await
+    }
+
+    /// The user's live sessions, oldest first, as the index holds them. The index is
+    /// eventually consistent: a session opened in the last second may be missing.
+    pub async fn find_for_user(&self, user_id: &str) -> Result<Vec<UserSession>, SessionError> {
+        let now = now_epoch_seconds();
+        let mut sessions: Vec<UserSession> = self
+            .query_user(user_id)
+            .await?
+            .iter()
+            .map(user_session_from_item)
+            .collect::<Result<_, _>>()?;
+        sessions.retain(|s| s.expires_at > now);
+        sessions.sort_by_key(|s| s.created_at);
+        Ok(sessions)
+    }
+
+    /// Ends every session of the user (expired ones too, which TTL has not removed yet)
+    /// and returns how many were live. The deletes run a few at a time; those that fail
+    /// are retried, and if any session is still there after that, the error says how
+    /// many, so no caller reports success while sessions remain.
+    ///
+    /// One `DeleteItem` per session rather than `BatchWriteItem`: IAM cannot limit
+    /// `BatchWriteItem` to deletes, and the function that logs users out must not be able
+    /// to write sessions.
+    pub async fn revoke_all_for_user(&self, user_id: &str) -> Result<usize, SessionError> {
+        use futures_util::stream::{self, StreamExt};
+
+        let now = now_epoch_seconds();
+        let mut pending: Vec<(String, bool)> = Vec::new();
+        for item in self.query_user(user_id).await? {
+            let session = user_session_from_item(&item)?;
+            pending.push((session.key, session.expires_at > now));
+        }
+        let mut revoked = 0;
+        let mut retry = 0;
+        loop {
+            let outcomes: Vec<_> = stream::iter(pending)
+                .map(|(key, live)| async move {
+                    let deleted = self.delete_key(&key).await;
+                    (key, live, deleted)
+                })
+                .buffer_unordered(REVOKE_CONCURRENCY)
+                .collect()
+                .await;
+            let mut last_error = None;
+            pending = Vec::new();
+            for (key, live, deleted) in outcomes {
+                match deleted {
+                    Ok(existed) => revoked += usize::from(existed && live),
+                    Err(err) => {
+                        last_error = Some(err);
+                        pending.push((key, live));
+                    }
+                }
+            }
+            let Some(last_error) = last_error else {
+                return Ok(revoked);
+            };
+            if retry == REVOKE_RETRIES {
+                return Err(SessionError::PartlyRevoked {
+                    revoked,
+                    remaining: pending.len(),
+                    last_error: last_error.to_string(),
+                });
+            }
+            tokio::time::sleep(crate::backoff(REVOKE_BACKOFF, retry)).await;
+            retry += 1;
+        }
+    }
+
+    /// Every item of the user in the index, page by page.
+    async fn query_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, SessionError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(user_index::NAME)
+            .key_condition_expression("#user = :user")
+            .expression_attribute_names("#user", attr::USER_ID)
+            .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(store_error)
+    }
+
+    /// Deletes the session stored under `key`; returns whether one existed.
+    async fn delete_key(&self, key: &str) -> Result<bool, SessionError> {
         let output = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(attr::KEY, AttributeValue::S(token.key()))
+            .key(attr::KEY, AttributeValue::S(key.to_owned()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
@@ -347,8 +485,8 @@ pub async fn create_table(
     table: &str,
 ) -> Result<(), SessionError> {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
     let build = |e: aws_sdk_dynamodb::error::BuildError| SessionError::Store(e.to_string());
     client
@@ -362,10 +500,38 @@ pub async fn create_table(
                 .build()
                 .map_err(build)?,
         )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr::USER_ID)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        )
         .key_schema(
             KeySchemaElement::builder()
                 .attribute_name(attr::KEY)
                 .key_type(KeyType::Hash)
+                .build()
+                .map_err(build)?,
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(user_index::NAME)
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(attr::USER_ID)
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .map_err(build)?,
+                )
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            user_index::PROJECTED.map(String::from).to_vec(),
+                        ))
+                        .build(),
+                )
                 .build()
                 .map_err(build)?,
         )
@@ -397,12 +563,8 @@ where
 }
 
 fn session_from_item(item: &HashMap<String, AttributeValue>) -> Result<Session, SessionError> {
-    let string = |name| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let number = |name| {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<u64>().ok())
-    };
+    let string = |name| item_string(item, name);
+    let number = |name| item_number(item, name);
     Ok(Session {
         user_id: string(attr::USER_ID).ok_or(SessionError::Corrupt("no userId"))?,
         display_name: string(attr::DISPLAY_NAME),
@@ -411,6 +573,29 @@ fn session_from_item(item: &HashMap<String, AttributeValue>) -> Result<Session, 
         corbado_user_id: string(attr::CORBADO_USER_ID),
         credential_id: string(attr::CREDENTIAL_ID),
     })
+}
+
+fn user_session_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<UserSession, SessionError> {
+    let string = |name| item_string(item, name);
+    let number = |name| item_number(item, name);
+    Ok(UserSession {
+        key: string(attr::KEY).ok_or(SessionError::Corrupt("no sessionKey"))?,
+        created_at: number(attr::CREATED_AT).ok_or(SessionError::Corrupt("no createdAt"))?,
+        expires_at: number(attr::EXPIRES_AT).ok_or(SessionError::Corrupt("no expiresAt"))?,
+        credential_id: string(attr::CREDENTIAL_ID),
+    })
+}
+
+fn item_string(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn item_number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
 }
 
 pub fn now_epoch_seconds() -> u64 {

@@ -12,7 +12,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use connect_backend::metrics::MetricsSink;
-use connect_backend::{App, CallPolicy, Config, SecretCache, SessionToken};
+use connect_backend::{
+    App, Authorizer, CallPolicy, Config, Routes, SecretCache, SessionParts, SessionRoutes,
+    SessionToken,
+};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
@@ -73,15 +76,19 @@ impl Emulators {
 
     pub async fn new_table(&self) -> String {
         let name = unique_name("sessions");
-        // On a loaded machine the SDK may retry a create whose reply came late; the name is
-        // ours alone, so a table that exists under it is the one this call created.
-        if let Err(err) = connect_backend::session::create_table(&self.dynamodb, &name).await {
-            assert!(
-                format!("{err:?}").contains("ResourceInUseException"),
-                "create table in DynamoDB Local: {err:?}"
-            );
-        }
+        create_table(&self.dynamodb, &name).await;
         name
+    }
+
+    /// The set-up client, patient as this harness's own, for a DynamoDB Local at `url`.
+    pub fn patient_dynamodb_at(&self, url: &str) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            self.dynamodb
+                .config()
+                .to_builder()
+                .endpoint_url(url)
+                .build(),
+        )
     }
 
     /// Creates a secret in moto and returns its ARN.
@@ -120,6 +127,18 @@ impl Emulators {
     }
 }
 
+/// Creates the sessions table `name`. On a loaded machine the SDK may retry a create whose
+/// reply came late; the name is the caller's alone, so a table that exists under it is the
+/// one this call created.
+pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
+    if let Err(err) = connect_backend::session::create_table(dynamodb, name).await {
+        assert!(
+            format!("{err:?}").contains("ResourceInUseException"),
+            "create table in DynamoDB Local: {err:?}"
+        );
+    }
+}
+
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -147,6 +166,10 @@ fn event_file(endpoint: Endpoint) -> &'static str {
         Endpoint::VerifySignedPasskeyData => {
             include_str!("../../events/verify-signed-passkey-data/valid.json")
         }
+        Endpoint::Session => include_str!("../../events/session/session.json"),
+        Endpoint::Logout => include_str!("../../events/session/logout.json"),
+        Endpoint::LogoutEverywhere => include_str!("../../events/session/logout-everywhere.json"),
+        Endpoint::Authorizer => include_str!("../../events/session-authorizer/authorized.json"),
     }
 }
 
@@ -165,6 +188,20 @@ impl Event {
         object.remove("cookies");
         object["body"] = json!(body);
         object["headers"]["content-length"] = json!(body.len().to_string());
+        Self {
+            endpoint,
+            json: event,
+        }
+    }
+
+    /// The event of `endpoint` as its file has it, without cookies: for the routes that
+    /// take no body (the session routes, the authorizer).
+    pub fn bodyless(endpoint: Endpoint) -> Self {
+        let mut event: Value =
+            serde_json::from_str(event_file(endpoint)).expect("event file is JSON");
+        let object = event.as_object_mut().unwrap();
+        object.remove("cookies");
+        object.remove("identitySource");
         Self {
             endpoint,
             json: event,
@@ -286,6 +323,10 @@ pub struct FaultProxies {
 /// One function instance under test, with its own table, secret and Corbado stand-in.
 pub struct TestApp {
     pub app: App,
+    /// The session function's routes, on the same table.
+    pub session_routes: SessionRoutes,
+    /// The authorizer, on the same table.
+    pub authorizer: Authorizer,
     pub emulators: Emulators,
     pub table: String,
     pub secret_arn: String,
@@ -434,12 +475,20 @@ impl TestApp {
             &secret_arn,
         )
         .with_refresh_interval(secret_refresh);
-        let metric_lines = Arc::default();
+        let metric_lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = || MetricsSink::Memory(Arc::clone(&metric_lines));
+        let parts = || {
+            SessionParts::from_client(&config.sessions, dynamodb.clone()).with_metrics_sink(sink())
+        };
+        let session_routes = SessionRoutes::from(parts());
+        let authorizer = Authorizer::from(parts());
         let app = App::from_clients(&config, dynamodb, secrets, TEST_POLICY)
             .expect("app starts")
-            .with_metrics_sink(MetricsSink::Memory(Arc::clone(&metric_lines)));
+            .with_metrics_sink(sink());
         Self {
             app,
+            session_routes,
+            authorizer,
             emulators,
             table,
             secret_arn,
@@ -458,8 +507,25 @@ impl TestApp {
             .collect()
     }
 
+    /// The event through the function that serves its endpoint.
     pub async fn invoke(&self, event: Event) -> Reply {
-        invoke(&self.app, event).await
+        match event.endpoint {
+            Endpoint::Session | Endpoint::Logout | Endpoint::LogoutEverywhere => {
+                invoke(&self.session_routes, event).await
+            }
+            _ => invoke(&self.app, event).await,
+        }
+    }
+
+    /// The event through the authorizer's runtime path: its answer, or `None` when the
+    /// invocation failed (API Gateway then answers 500).
+    pub async fn authorize(&self, event: Event) -> Option<Value> {
+        let request = serde_json::value::to_raw_value(&event.json).expect("an event is JSON");
+        let mut context = Context::default();
+        context.request_id = unique_name("request");
+        connect_backend::runtime::authorize(&self.authorizer, LambdaEvent::new(request, context))
+            .await
+            .ok()
     }
 
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
@@ -502,6 +568,23 @@ impl TestApp {
             .create(connect_backend::NewSession {
                 user_id: user_id.into(),
                 display_name: display_name.map(Into::into),
+                ..Default::default()
+            })
+            .await
+            .expect("create session");
+        token
+    }
+
+    /// A session that has expired, though DynamoDB's TTL has not removed it yet.
+    pub async fn expired_session(&self, user_id: &str) -> SessionToken {
+        let store = connect_backend::SessionStore::new(
+            self.emulators.dynamodb.clone(),
+            &self.table,
+            Duration::ZERO,
+        );
+        let (token, _) = store
+            .create(connect_backend::NewSession {
+                user_id: user_id.into(),
                 ..Default::default()
             })
             .await
@@ -588,7 +671,7 @@ pub fn config_with(
 /// Runs the event through the functions' own runtime path ([`connect_backend::runtime::handle`]:
 /// lambda_http's API Gateway adapter and the panic guard) and returns the response JSON
 /// API Gateway would get.
-pub async fn invoke(app: &App, event: Event) -> Reply {
+pub async fn invoke(app: &impl Routes, event: Event) -> Reply {
     let request = serde_json::value::to_raw_value(&event.json).expect("an event is JSON");
     let mut context = Context::default();
     context.request_id = unique_name("request");
@@ -699,20 +782,41 @@ pub fn parse_set_cookie(cookie: &str) -> (String, String, Vec<String>) {
 /// Starts a function binary with a bad configuration and asserts that it
 /// stops at once, naming the variable, without a panic.
 pub fn assert_refuses_bad_configuration(binary: &str) {
+    assert_refuses(
+        binary,
+        &[
+            ("SESSIONS_TABLE", None),
+            ("CORBADO_PROJECT_ID", None),
+            ("CORBADO_API_SECRET_ARN", None),
+            ("CORBADO_PROJECT_ID", Some("project-1")),
+            ("CORBADO_BACKEND_API", Some("http://corbado.example.com/v2")),
+            ("SESSION_TTL_SECONDS", Some("three hours")),
+        ],
+    );
+}
+
+/// [`assert_refuses_bad_configuration`] for the session function and the authorizer,
+/// which read the session variables only.
+pub fn assert_refuses_bad_session_configuration(binary: &str) {
+    assert_refuses(
+        binary,
+        &[
+            ("SESSIONS_TABLE", None),
+            ("SESSION_TTL_SECONDS", Some("three hours")),
+            ("SESSION_COOKIE_NAME", Some("session id")),
+            ("ALLOWED_ORIGINS", Some("https://*.example.com")),
+        ],
+    );
+}
+
+/// Each case sets one variable otherwise (`None`: unset) on top of a valid configuration.
+fn assert_refuses(binary: &str, cases: &[(&str, Option<&str>)]) {
     let valid = [
         ("SESSIONS_TABLE", "sessions"),
         ("CORBADO_PROJECT_ID", PROJECT_ID),
         ("CORBADO_API_SECRET_ARN", "corbado-api-secret"),
     ];
-    let cases: [(&str, Option<&str>); 6] = [
-        ("SESSIONS_TABLE", None),
-        ("CORBADO_PROJECT_ID", None),
-        ("CORBADO_API_SECRET_ARN", None),
-        ("CORBADO_PROJECT_ID", Some("project-1")),
-        ("CORBADO_BACKEND_API", Some("http://corbado.example.com/v2")),
-        ("SESSION_TTL_SECONDS", Some("three hours")),
-    ];
-    for (name, value) in cases {
+    for &(name, value) in cases {
         let mut command = std::process::Command::new(binary);
         command
             .env_clear()
@@ -845,11 +949,18 @@ impl aws_sdk_dynamodb::config::Intercept for FailOperations {
     }
 }
 
-/// An app whose AWS clients record every operation they perform.
-pub async fn recording_app(
-    emulators: &Emulators,
-    corbado: &MockServer,
-) -> (App, String, CallRecorder, CallRecorder) {
+/// Every function of the stack on one fresh table, with AWS clients that record every
+/// operation they perform.
+pub struct RecordingApp {
+    pub app: App,
+    pub session_routes: SessionRoutes,
+    pub authorizer: Authorizer,
+    pub table: String,
+    pub dynamodb_calls: CallRecorder,
+    pub secrets_calls: CallRecorder,
+}
+
+pub async fn recording_app(emulators: &Emulators, corbado: &MockServer) -> RecordingApp {
     let table = emulators.new_table().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let dynamodb_calls = CallRecorder::new("dynamodb");
@@ -865,14 +976,20 @@ pub async fn recording_app(
             .build(),
     );
     let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));
-    let app = App::from_clients(
-        &config,
-        dynamodb,
-        SecretCache::new(secrets, &secret_arn),
-        TEST_POLICY,
-    )
-    .expect("app starts");
-    (app, table, dynamodb_calls, secrets_calls)
+    RecordingApp {
+        session_routes: SessionParts::from_client(&config.sessions, dynamodb.clone()).into(),
+        authorizer: SessionParts::from_client(&config.sessions, dynamodb.clone()).into(),
+        app: App::from_clients(
+            &config,
+            dynamodb,
+            SecretCache::new(secrets, &secret_arn),
+            TEST_POLICY,
+        )
+        .expect("app starts"),
+        table,
+        dynamodb_calls,
+        secrets_calls,
+    }
 }
 
 /// An emulator process of a test's own, which the test stops and starts

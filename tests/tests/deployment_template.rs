@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use connect_backend::config::{vars, Config};
-use connect_backend::session::attr;
+use connect_backend::session::{attr, user_index};
 use connect_backend::{logging, metrics};
 use connect_backend::{NewSession, SessionStore};
 use integration_tests::*;
@@ -17,24 +17,49 @@ use serde_json::{json, Value};
 struct Function {
     logical_id: &'static str,
     binary: &'static str,
-    path: &'static str,
+    /// (method, path) of each route the function serves; none for the authorizer.
+    routes: &'static [(&'static str, &'static str)],
     endpoint: Endpoint,
 }
 
-const FUNCTIONS: [Function; 2] = [
+const FUNCTIONS: [Function; 4] = [
     Function {
         logical_id: "CreateConnectTokenFunction",
         binary: "create-connect-token",
-        path: "/auth/createConnectToken",
+        routes: &[("POST", "/auth/createConnectToken")],
         endpoint: Endpoint::CreateConnectToken,
     },
     Function {
         logical_id: "VerifySignedPasskeyDataFunction",
         binary: "verify-signed-passkey-data",
-        path: "/auth/verifySignedPasskeyData",
+        routes: &[("POST", "/auth/verifySignedPasskeyData")],
         endpoint: Endpoint::VerifySignedPasskeyData,
     },
+    Function {
+        logical_id: "SessionFunction",
+        binary: "session",
+        routes: &[
+            ("GET", "/auth/session"),
+            ("DELETE", "/auth/session"),
+            ("DELETE", "/auth/sessions"),
+        ],
+        endpoint: Endpoint::Session,
+    },
+    Function {
+        logical_id: "SessionAuthorizerFunction",
+        binary: "session-authorizer",
+        routes: &[],
+        endpoint: Endpoint::Authorizer,
+    },
 ];
+
+/// The functions that call Corbado, and publish `CorbadoFailures`.
+fn calls_corbado(f: &Function) -> bool {
+    matches!(
+        f.endpoint,
+        Endpoint::CreateConnectToken | Endpoint::VerifySignedPasskeyData
+    )
+}
 
 /// template.yaml as JSON (scripts/test.sh converts it with SAM's own YAML loader,
 /// which understands the short-form intrinsics such as `!Ref`).
@@ -118,8 +143,10 @@ fn parameter_values(t: &Value, overrides: &[(&str, &str)]) -> HashMap<String, St
     values
 }
 
-#[test]
-fn the_sessions_table_has_the_key_and_ttl_attribute_the_code_uses() {
+/// The table the code creates for local stacks and tests (`session::create_table`), as
+/// DynamoDB Local describes it, must be the table the template declares.
+#[tokio::test]
+async fn the_sessions_table_has_the_key_index_and_ttl_attribute_the_code_uses() {
     let t = template();
     let table = resource(&t, "SessionsTable");
     assert_eq!(table["Type"], "AWS::DynamoDB::Table");
@@ -130,8 +157,43 @@ fn the_sessions_table_has_the_key_and_ttl_attribute_the_code_uses() {
     );
     assert_eq!(
         p["AttributeDefinitions"],
-        json!([{"AttributeName": attr::KEY, "AttributeType": "S"}])
+        json!([
+            {"AttributeName": attr::KEY, "AttributeType": "S"},
+            {"AttributeName": attr::USER_ID, "AttributeType": "S"}
+        ])
     );
+    assert_eq!(
+        p["GlobalSecondaryIndexes"],
+        json!([{
+            "IndexName": user_index::NAME,
+            "KeySchema": [{"AttributeName": attr::USER_ID, "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": user_index::PROJECTED}
+        }])
+    );
+    let emulators = Emulators::connect().await;
+    let name = emulators.new_table().await;
+    let described = emulators
+        .dynamodb
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let index = &described.global_secondary_indexes()[0];
+    let projection = index.projection().unwrap();
+    let key_of = |keys: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<String> {
+        keys.iter().map(|k| k.attribute_name().to_owned()).collect()
+    };
+    assert_eq!(key_of(described.key_schema()), [attr::KEY]);
+    assert_eq!(index.index_name(), Some(user_index::NAME));
+    assert_eq!(key_of(index.key_schema()), [attr::USER_ID]);
+    assert_eq!(
+        projection.projection_type().map(|p| p.as_str()),
+        Some("INCLUDE")
+    );
+    assert_eq!(projection.non_key_attributes(), user_index::PROJECTED);
     assert_eq!(
         p["TimeToLiveSpecification"],
         json!({"AttributeName": attr::EXPIRES_AT, "Enabled": true})
@@ -261,12 +323,86 @@ fn each_function_builds_a_workspace_binary_for_arm64_and_serves_its_route() {
         ))
         .unwrap_or_else(|_| panic!("no workspace crate for binary {}", f.binary));
         assert!(manifest.contains(&format!("name = \"{}\"", f.binary)));
-        let event = &function["Properties"]["Events"]["Api"];
-        assert_eq!(event["Type"], "HttpApi");
-        assert_eq!(event["Properties"]["Path"], f.path);
-        assert_eq!(event["Properties"]["Method"], "POST");
-        assert_eq!(event["Properties"]["ApiId"], json!({"Ref": "HttpApi"}));
+        let mut routes = BTreeSet::new();
+        for event in function["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|events| events.values())
+        {
+            assert_eq!(event["Type"], "HttpApi");
+            assert_eq!(event["Properties"]["ApiId"], json!({"Ref": "HttpApi"}));
+            let method = event["Properties"]["Method"].as_str().unwrap();
+            let path = event["Properties"]["Path"].as_str().unwrap();
+            routes.insert((method, path));
+        }
+        let expected: BTreeSet<_> = f.routes.iter().copied().collect();
+        assert_eq!(routes, expected, "{}", f.logical_id);
     }
+}
+
+/// The authorizer as AWS's documentation describes it for HTTP APIs: payload 2.0, simple
+/// responses, the Cookie header as identity source, and a cache that is off by default.
+#[test]
+fn the_session_authorizer_is_set_up_for_http_api_routes_and_api_gateway_may_invoke_it() {
+    let t = template();
+    let authorizer =
+        &resource(&t, "HttpApi")["Properties"]["Auth"]["Authorizers"]["SessionAuthorizer"];
+    assert_eq!(
+        authorizer["FunctionArn"],
+        json!({"Fn::GetAtt": ["SessionAuthorizerFunction", "Arn"]})
+    );
+    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "2.0");
+    assert_eq!(authorizer["EnableSimpleResponses"], true);
+    assert_eq!(authorizer["Identity"]["Headers"], json!(["Cookie"]));
+    assert_eq!(
+        authorizer["Identity"]["ReauthorizeEvery"],
+        json!({"Ref": "AuthorizerCacheTtlSeconds"})
+    );
+    let ttl = &t["Parameters"]["AuthorizerCacheTtlSeconds"];
+    assert_eq!(
+        ttl["Default"], 0,
+        "a revoked session must end at once by default"
+    );
+    // API Gateway caches an authorizer's answer for at most an hour.
+    assert_eq!(
+        (ttl["MinValue"].clone(), ttl["MaxValue"].clone()),
+        (json!(0), json!(3600))
+    );
+    assert!(
+        resource(&t, "HttpApi")["Properties"]["Auth"]
+            .get("DefaultAuthorizer")
+            .is_none(),
+        "the passkey and session routes check the session themselves"
+    );
+
+    // SAM grants API Gateway the invocation of routes' functions only: the authorizer's
+    // permission is the template's own, or every route behind it answers 500.
+    let cfn = transformed(&[]);
+    let body = &cfn["Resources"]["HttpApi"]["Properties"]["Body"];
+    let scheme = &body["components"]["securitySchemes"]["SessionAuthorizer"]
+        ["x-amazon-apigateway-authorizer"];
+    assert_eq!(scheme["identitySource"], json!(["$request.header.Cookie"]));
+    assert_eq!(scheme["enableSimpleResponses"], true);
+    let permissions: Vec<&Value> = cfn["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+        .filter(|r| r["Properties"]["FunctionName"] == json!({"Ref": "SessionAuthorizerFunction"}))
+        .collect();
+    assert_eq!(
+        permissions.len(),
+        1,
+        "one invoke permission for the authorizer"
+    );
+    let permission = &permissions[0]["Properties"];
+    assert_eq!(permission["Principal"], "apigateway.amazonaws.com");
+    assert_eq!(permission["Action"], "lambda:InvokeFunction");
+    let source = permission["SourceArn"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        source.ends_with(":${HttpApi}/authorizers/*"),
+        "the permission is for this API's authorizers only: {source}"
+    );
 }
 
 #[test]
@@ -348,15 +484,15 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
         }
         let config = Config::from_lookup(|name| env.get(name).cloned())
             .unwrap_or_else(|e| panic!("{}: {e}", f.logical_id));
-        assert_eq!(config.sessions_table, "SessionsTable-physical-id");
+        assert_eq!(config.sessions.sessions_table, "SessionsTable-physical-id");
         assert_eq!(
-            config.allowed_origins,
+            config.sessions.allowed_origins,
             ["https://app.example.com", "https://admin.example.com"]
         );
-        assert!(!config.native_app_sessions);
-        assert_eq!(config.session_ttl.as_secs(), 10_800);
+        assert!(!config.sessions.native_app_sessions);
+        assert_eq!(config.sessions.session_ttl.as_secs(), 10_800);
         assert_eq!(
-            config.metrics_namespace,
+            config.sessions.metrics_namespace,
             format!("CorbadoConnect/{SAMPLE_STACK_NAME}")
         );
     }
@@ -509,6 +645,7 @@ fn the_corbado_alarm_watches_the_metric_both_functions_publish() {
     }
     let published: BTreeSet<String> = FUNCTIONS
         .iter()
+        .filter(|f| calls_corbado(f))
         .map(|f| f.endpoint.as_str().to_owned())
         .collect();
     assert_eq!(endpoints, published);
@@ -940,12 +1077,24 @@ fn each_samconfig_environment_fits_the_template_and_redeploys_without_changes() 
 #[test]
 fn the_deploy_guide_says_how_to_answer_the_guided_deploys_authentication_question() {
     let t = template();
-    // No authorizer anywhere: `sam deploy --guided` asks "… has no authentication. Is this
-    // okay? [y/N]" for each function, and the default N aborts the deploy.
-    assert!(resource(&t, "HttpApi")["Properties"].get("Auth").is_none());
+    // No route of the stack attaches an authorizer, and there is no default one: `sam deploy
+    // --guided` asks "… has no authentication. Is this okay? [y/N]" for each function with
+    // a route, and the default N aborts the deploy.
+    assert!(resource(&t, "HttpApi")["Properties"]["Auth"]
+        .get("DefaultAuthorizer")
+        .is_none());
     for f in FUNCTIONS {
-        let event = &resource(&t, f.logical_id)["Properties"]["Events"]["Api"]["Properties"];
-        assert!(event.get("Auth").is_none(), "{}", f.logical_id);
+        for event in resource(&t, f.logical_id)["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|events| events.values())
+        {
+            assert!(
+                event["Properties"].get("Auth").is_none(),
+                "{}",
+                f.logical_id
+            );
+        }
     }
     let deploy = deploy_guide();
     for needed in [
@@ -1042,6 +1191,10 @@ fn no_statement_allows_a_wildcard_or_denies_nothing() {
                 "logs" => {
                     json!({"Fn::GetAtt": [f.logical_id.replace("Function", "LogGroup"), "Arn"]})
                 }
+                // Query only on the user index: not a scan of the table by another name.
+                "dynamodb" if actions(statement) == ["dynamodb:Query"] => {
+                    json!({"Fn::Sub": format!("${{SessionsTable.Arn}}/index/{}", user_index::NAME)})
+                }
                 "dynamodb" => json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}),
                 "secretsmanager" => json!({"Ref": "CorbadoApiSecretArn"}),
                 other => panic!("unexpected service {other}"),
@@ -1067,12 +1220,13 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
             .respond_with(connect_token_rsp(Some("ctk1_x")))
             .mount(&corbado)
             .await;
-        let (app, table, dynamodb_calls, secrets_calls) = recording_app(&emulators, &corbado).await;
+        let recording = recording_app(&emulators, &corbado).await;
+        let table = &recording.table;
 
         // A session as the customer's login would create it, outside the recorded clients.
         let (session, _) = SessionStore::new(
             emulators.dynamodb.clone(),
-            &table,
+            table,
             std::time::Duration::from_secs(60),
         )
         .create(NewSession {
@@ -1097,14 +1251,42 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
                 .session(&session),
                 Event::json(f.endpoint, &json!({"signedPasskeyData": "not-a-jwt"})),
             ],
+            Endpoint::Session => vec![
+                Event::bodyless(Endpoint::Session).session(&session),
+                Event::bodyless(Endpoint::LogoutEverywhere).session(&session),
+                Event::bodyless(Endpoint::Logout)
+                    .session(&connect_backend::SessionToken::generate().unwrap()),
+            ],
+            Endpoint::Authorizer => {
+                let allowed = recording
+                    .authorizer
+                    .authorize(&Event::bodyless(f.endpoint).session(&session).json, "r1")
+                    .await
+                    .unwrap();
+                assert!(allowed.is_authorized, "{}", f.logical_id);
+                vec![]
+            }
+            other => panic!("no function serves {other:?}"),
         };
-        let statuses: Vec<u16> = statuses_of(&app, events).await;
-        assert_eq!(statuses[0], 200, "{}", f.logical_id);
+        let mut statuses = Vec::new();
+        for event in events {
+            let reply = match f.endpoint {
+                Endpoint::Session => invoke(&recording.session_routes, event).await,
+                _ => invoke(&recording.app, event).await,
+            };
+            statuses.push(reply.status);
+        }
+        assert!(
+            statuses.iter().take(1).all(|s| *s == 200),
+            "{}: {statuses:?}",
+            f.logical_id
+        );
 
-        let called: BTreeSet<String> = dynamodb_calls
+        let called: BTreeSet<String> = recording
+            .dynamodb_calls
             .actions()
             .into_iter()
-            .chain(secrets_calls.actions())
+            .chain(recording.secrets_calls.actions())
             .collect();
         let allowed: BTreeSet<String> = policy_statements(&t, &f)
             .into_iter()
@@ -1117,12 +1299,4 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
             f.logical_id
         );
     }
-}
-
-async fn statuses_of(app: &connect_backend::App, events: Vec<Event>) -> Vec<u16> {
-    let mut statuses = Vec::new();
-    for event in events {
-        statuses.push(invoke(app, event).await.status);
-    }
-    statuses
 }

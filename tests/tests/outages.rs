@@ -48,9 +48,12 @@ async fn a_dynamodb_outage_fails_cleanly_and_service_resumes_after_it() {
             .build(),
     );
     let table = unique_name("sessions");
-    connect_backend::session::create_table(&dynamodb, &table)
-        .await
-        .unwrap();
+    // A DynamoDB Local just started answers its first requests slowly.
+    create_table(
+        &emulators.patient_dynamodb_at(&dynamodb_local.url()),
+        &table,
+    )
+    .await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let corbado = corbado_that_always_succeeds().await;
     let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));

@@ -1,5 +1,7 @@
-//! Creates and revokes sessions in a sessions table, as the application's
-//! existing login (password, SSO) would, so the passkey-append flow can be tried.
+//! Creates, lists and revokes sessions in a sessions table: as the application's
+//! existing login (password, SSO) would, so the passkey-append flow can be tried, and
+//! as an operator would, to see a user's sessions or end them all after an account
+//! compromise.
 //!
 //! Uses the standard AWS SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, credentials).
 
@@ -13,7 +15,7 @@ use connect_backend::config::DEFAULT_SESSION_TTL_SECONDS;
 use connect_backend::{NewSession, SessionStore, SessionToken};
 
 #[derive(Parser)]
-#[command(about = "Create and revoke Corbado Connect backend sessions")]
+#[command(about = "Create, list and revoke Corbado Connect backend sessions")]
 struct Cli {
     /// The DynamoDB sessions table.
     #[arg(long, env = "SESSIONS_TABLE")]
@@ -42,7 +44,21 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// List a user's live sessions, oldest first: never their tokens. Sessions opened in
+    /// the last second may be missing (the index is eventually consistent).
+    List {
+        #[arg(long)]
+        user_id: String,
+    },
+    /// End every session of a user, e.g. after an account compromise.
+    RevokeUser {
+        #[arg(long)]
+        user_id: String,
+    },
 }
+
+/// How many characters of a session's key tell it apart in a listing.
+const KEY_PREFIX: usize = 12;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -111,6 +127,32 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "no such session"
                 }
             );
+        }
+        Command::List { user_id } => {
+            let store = SessionStore::new(client, &cli.table, Duration::ZERO);
+            let sessions = store
+                .find_for_user(&user_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("key\tcreatedAt\texpiresAt\tcredentialId");
+            for session in &sessions {
+                println!(
+                    "{}…\t{}\t{}\t{}",
+                    &session.key[..KEY_PREFIX.min(session.key.len())],
+                    session.created_at,
+                    session.expires_at,
+                    session.credential_id.as_deref().unwrap_or("-")
+                );
+            }
+            eprintln!("{} live sessions of {user_id}", sessions.len());
+        }
+        Command::RevokeUser { user_id } => {
+            let store = SessionStore::new(client, &cli.table, Duration::ZERO);
+            let revoked = store
+                .revoke_all_for_user(&user_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("revoked {revoked} live sessions of {user_id}");
         }
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! Benchmarks the function binaries as Lambda runs them: each process runs under
+//! Benchmarks the function binaries as Lambda runs them (the two core functions, the
+//! session routes' `GET /auth/session`, and the authorizer): each process runs under
 //! the Lambda Runtime API of [`connect_tools::runtime_api`], one at a time,
 //! against DynamoDB Local, moto and the Corbado stand-in, each reached through
 //! a counting proxy.
@@ -28,7 +29,7 @@ use connect_tools::runtime_api::{FunctionProcess, Outcome};
 #[derive(Parser)]
 #[command(about = "Benchmark the function binaries under the Lambda Runtime API")]
 struct Cli {
-    /// Directory holding the built `create-connect-token` and `verify-signed-passkey-data`.
+    /// Directory holding the built function binaries.
     #[arg(long)]
     bin_dir: PathBuf,
     /// Fresh processes started to measure init and the first invocation.
@@ -143,6 +144,23 @@ fn status_kb(pid: u32, field: &str) -> u64 {
 struct Function {
     binary: &'static str,
     event: Vec<u8>,
+    /// What a successful answer looks like: an HTTP response, or an authorizer's.
+    answer: Answer,
+}
+
+#[derive(Clone, Copy)]
+enum Answer {
+    Http200,
+    Authorized,
+}
+
+impl Answer {
+    fn accepts(self, answer: &serde_json::Value) -> bool {
+        match self {
+            Self::Http200 => answer["statusCode"] == 200,
+            Self::Authorized => answer["isAuthorized"] == true,
+        }
+    }
 }
 
 struct Environment {
@@ -169,7 +187,7 @@ fn row(function: &str, figure: &str, samples: &mut [f64], unit: &str, target: &s
 
 fn check_status(function: &Function, process: &FunctionProcess, outcome: &Outcome) {
     match outcome {
-        Outcome::Response(response) if response["statusCode"] == 200 => {}
+        Outcome::Response(response) if function.answer.accepts(response) => {}
         outcome => panic!(
             "{}: {outcome:?}\nstderr:\n{}",
             function.binary,
@@ -360,16 +378,32 @@ async fn main() {
     let read = |path: &str| {
         std::fs::read_to_string(cli.events_dir.join(path)).expect("read the event file")
     };
+    let with_session = |path: &str| {
+        read(path)
+            .replace("REPLACE_WITH_A_TOKEN_FROM_connect-session", token.expose())
+            .into_bytes()
+    };
     let functions = [
         Function {
             binary: "create-connect-token",
-            event: read("create-connect-token/passkey-list.json")
-                .replace("REPLACE_WITH_A_TOKEN_FROM_connect-session", token.expose())
-                .into_bytes(),
+            event: with_session("create-connect-token/passkey-list.json"),
+            answer: Answer::Http200,
         },
         Function {
             binary: "verify-signed-passkey-data",
             event: read("verify-signed-passkey-data/valid.json").into_bytes(),
+            answer: Answer::Http200,
+        },
+        Function {
+            binary: "session",
+            event: with_session("session/session.json"),
+            answer: Answer::Http200,
+        },
+        // In front of every request of the application's own routes.
+        Function {
+            binary: "session-authorizer",
+            event: with_session("session-authorizer/authorized.json"),
+            answer: Answer::Authorized,
         },
     ];
     println!("| function | figure | median | p99 | target |");

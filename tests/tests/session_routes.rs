@@ -1,0 +1,323 @@
+//! `GET /auth/session`, `DELETE /auth/session` (logout) and `DELETE /auth/sessions`
+//! (logout everywhere), through the functions' runtime path against DynamoDB Local:
+//! what the browser gets back, and what stays in the table.
+
+use connect_backend::SessionToken;
+use integration_tests::*;
+use serde_json::json;
+
+const CLEARED: &str = "__Host-session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0";
+
+fn who_am_i() -> Event {
+    Event::bodyless(Endpoint::Session)
+}
+
+fn logout() -> Event {
+    Event::bodyless(Endpoint::Logout)
+}
+
+fn logout_everywhere() -> Event {
+    Event::bodyless(Endpoint::LogoutEverywhere)
+}
+
+/// The table's session keys, sorted.
+async fn keys(app: &TestApp) -> Vec<String> {
+    let mut keys: Vec<String> = app
+        .items()
+        .await
+        .iter()
+        .map(|item| item["sessionKey"].as_s().unwrap().clone())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn the_session_route_tells_the_page_who_is_logged_in() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", Some("Jane Doe")).await;
+    let reply = app.invoke(who_am_i().session(&token)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    let expires_at = reply.body["expiresAt"]
+        .as_u64()
+        .expect("expiresAt in epoch seconds");
+    assert_eq!(
+        reply.body,
+        json!({"userId": "user-42", "displayName": "Jane Doe", "expiresAt": expires_at})
+    );
+    let now = connect_backend::session::now_epoch_seconds();
+    assert!((now + SESSION_TTL_SECONDS - 5..=now + SESSION_TTL_SECONDS).contains(&expires_at));
+    assert_eq!(reply.headers["cache-control"], "no-store");
+    assert!(
+        reply.cookies.is_empty(),
+        "reading the session sets no cookie"
+    );
+
+    // Without a display name, the field is absent.
+    let plain = app.login("user-43", None).await;
+    let reply = app.invoke(who_am_i().session(&plain)).await;
+    assert_eq!(reply.body["userId"], "user-43");
+    assert!(reply.body.get("displayName").is_none(), "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn the_session_route_answers_401_without_a_live_session() {
+    let app = TestApp::start().await;
+    app.invoke(who_am_i())
+        .await
+        .assert_error(401, "session_required");
+    app.invoke(who_am_i().session(&SessionToken::generate().unwrap()))
+        .await
+        .assert_error(401, "session_invalid");
+    app.invoke(who_am_i().cookie(&format!("{COOKIE_NAME}=not-a-token")))
+        .await
+        .assert_error(401, "session_invalid");
+    // Expired, though DynamoDB's TTL has not removed it yet.
+    let expired = app.expired_session("user-42").await;
+    app.invoke(who_am_i().session(&expired))
+        .await
+        .assert_error(401, "session_invalid");
+    let token = app.login("user-42", None).await;
+    app.invoke(
+        who_am_i()
+            .session(&token)
+            .cookie(&format!("{COOKIE_NAME}=planted")),
+    )
+    .await
+    .assert_error(401, "session_ambiguous");
+    // A page of another site may not read it with the user's cookie.
+    app.invoke(
+        who_am_i()
+            .session(&token)
+            .header("origin", "https://evil.example.net"),
+    )
+    .await
+    .assert_error(403, "origin_not_allowed");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_and_clears_the_cookie() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    let other_device = app.login("user-42", None).await;
+
+    let reply = app.invoke(logout().session(&token)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(reply.body, json!({"success": true}));
+    assert_eq!(reply.cookies, [CLEARED]);
+
+    assert_eq!(keys(&app).await, [session_key(other_device.expose())]);
+    app.invoke(who_am_i().session(&token))
+        .await
+        .assert_error(401, "session_invalid");
+    assert_eq!(
+        app.invoke(who_am_i().session(&other_device)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn logout_always_ends_in_a_cleared_cookie() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    let unknown = SessionToken::generate().unwrap();
+    let cases = [
+        ("no cookie", logout()),
+        ("unknown session", logout().session(&unknown)),
+        (
+            "not a token",
+            logout().cookie(&format!("{COOKIE_NAME}=garbage")),
+        ),
+        (
+            "two session cookies",
+            logout()
+                .session(&token)
+                .cookie(&format!("{COOKIE_NAME}=planted")),
+        ),
+        ("no Origin header", logout().without_header("origin")),
+    ];
+    for (case, event) in cases {
+        let reply = app.invoke(event).await;
+        assert_eq!(reply.status, 200, "{case}: {:?}", reply.raw);
+        assert_eq!(reply.body, json!({"success": true}), "{case}");
+        assert_eq!(reply.cookies, [CLEARED], "{case}");
+    }
+    // Two cookies of our name: either may be planted, so neither session is ended.
+    assert_eq!(keys(&app).await, [session_key(token.expose())]);
+    // Logging out twice is no error.
+    for _ in 0..2 {
+        let reply = app.invoke(logout().session(&token)).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.cookies, [CLEARED]);
+    }
+    app.assert_table_empty().await;
+}
+
+#[tokio::test]
+async fn a_page_of_another_site_cannot_log_the_user_out() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    for event in [logout(), logout_everywhere()] {
+        app.invoke(
+            event
+                .session(&token)
+                .header("origin", "https://evil.example.net"),
+        )
+        .await
+        .assert_error(403, "origin_not_allowed");
+    }
+    assert_eq!(keys(&app).await, [session_key(token.expose())]);
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session_of_the_user_and_no_other() {
+    let app = TestApp::start().await;
+    let presented = app.login("user-42", None).await;
+    for _ in 0..2 {
+        app.login("user-42", None).await;
+    }
+    let someone_else = app.login("user-7", None).await;
+
+    let reply = app.invoke(logout_everywhere().session(&presented)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(reply.body, json!({"success": true, "revoked": 3}));
+    assert_eq!(reply.cookies, [CLEARED]);
+    assert_eq!(keys(&app).await, [session_key(someone_else.expose())]);
+    assert_eq!(
+        app.invoke(who_am_i().session(&someone_else)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_more_sessions_than_one_round_of_deletes() {
+    let app = TestApp::start().await;
+    let presented = app.login("user-42", None).await;
+    for _ in 0..59 {
+        app.login("user-42", None).await;
+    }
+    let reply = app.invoke(logout_everywhere().session(&presented)).await;
+    assert_eq!(
+        reply.body,
+        json!({"success": true, "revoked": 60}),
+        "{:?}",
+        reply.raw
+    );
+    app.assert_table_empty().await;
+}
+
+#[tokio::test]
+async fn logout_everywhere_needs_a_live_session_and_deletes_nothing_without_one() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    app.invoke(logout_everywhere())
+        .await
+        .assert_error(401, "session_required");
+    app.invoke(logout_everywhere().session(&SessionToken::generate().unwrap()))
+        .await
+        .assert_error(401, "session_invalid");
+    assert_eq!(keys(&app).await, [session_key(token.expose())]);
+}
+
+#[tokio::test]
+async fn a_failed_revocation_is_a_500_and_the_cookie_stays() {
+    let app = TestApp::start_failing_dynamodb(&["DeleteItem"]).await;
+    let token = app.login("user-42", None).await;
+    app.login("user-42", None).await;
+    for event in [logout(), logout_everywhere()] {
+        let reply = app.invoke(event.session(&token)).await;
+        reply.assert_error(500, "internal_error");
+    }
+    assert_eq!(
+        app.items().await.len(),
+        2,
+        "nothing was revoked, and nothing claims it was"
+    );
+}
+
+#[tokio::test]
+async fn the_routes_name_the_methods_they_allow() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    for (event, allow) in [
+        (who_am_i().method("POST"), "GET, DELETE"),
+        (who_am_i().method("PUT"), "GET, DELETE"),
+        (logout_everywhere().method("GET"), "DELETE"),
+    ] {
+        let reply = app.invoke(event.session(&token)).await;
+        reply.assert_error(405, "method_not_allowed");
+        assert_eq!(reply.headers["allow"], allow);
+    }
+    let mut elsewhere = who_am_i();
+    elsewhere.json["rawPath"] = json!("/auth/profile");
+    app.invoke(elsewhere).await.assert_error(404, "not_found");
+    assert_eq!(keys(&app).await, [session_key(token.expose())]);
+}
+
+#[tokio::test]
+async fn native_apps_use_the_routes_with_their_bearer_token_and_get_no_cookie() {
+    let app = TestApp::start_native().await;
+    let token = app.login("user-42", None).await;
+    let bearer = |event: Event| {
+        event
+            .without_header("origin")
+            .header("authorization", &format!("Bearer {}", token.expose()))
+    };
+    let reply = app.invoke(bearer(who_am_i())).await;
+    assert_eq!(
+        (reply.status, &reply.body["userId"]),
+        (200, &json!("user-42"))
+    );
+    let reply = app.invoke(bearer(logout())).await;
+    assert_eq!(
+        (reply.status, reply.cookies.len()),
+        (200, 0),
+        "{:?}",
+        reply.raw
+    );
+    app.assert_table_empty().await;
+
+    // Off (the default), a bearer token is refused rather than ignored.
+    let browser_only = TestApp::start().await;
+    let token = browser_only.login("user-42", None).await;
+    browser_only
+        .invoke(
+            who_am_i()
+                .without_header("origin")
+                .header("authorization", &format!("Bearer {}", token.expose())),
+        )
+        .await
+        .assert_error(400, "native_sessions_disabled");
+}
+
+#[tokio::test]
+async fn each_route_publishes_its_own_endpoint_metrics() {
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    app.invoke(who_am_i().session(&token)).await;
+    app.invoke(logout_everywhere().session(&token)).await;
+    app.invoke(logout()).await;
+    app.invoke(who_am_i()).await;
+    let records: Vec<(String, String, u64)> = app
+        .metric_records()
+        .iter()
+        .map(|r| {
+            (
+                r["Endpoint"].as_str().unwrap().to_owned(),
+                r["Code"].as_str().unwrap().to_owned(),
+                r["Status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("session", "ok", 200),
+        ("logoutEverywhere", "ok", 200),
+        ("logout", "ok", 200),
+        ("session", "session_required", 401),
+    ];
+    let expected: Vec<(String, String, u64)> = expected
+        .iter()
+        .map(|(e, c, s)| ((*e).to_owned(), (*c).to_owned(), *s))
+        .collect();
+    assert_eq!(records, expected);
+}
