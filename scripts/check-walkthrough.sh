@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the README's walkthrough as written against the stack that .local/env
-# describes (its VERIFY_URL and CONNECT_TOKEN_URL: cargo lambda watch from
+# describes (its VERIFY_URL, CONNECT_TOKEN_URL and SESSION_URL: cargo lambda watch from
 # scripts/local-stack.sh, or sam local start-api from scripts/sam-local.sh)
 # and checks what it printed. Called by scripts/check-local-stack.sh and scripts/sam-local.sh.
 set -euo pipefail
@@ -23,7 +23,11 @@ expect '^HTTP/1.1 200 OK'
 expect '^[Ss]et-[Cc]ookie: __Host-session=[A-Za-z0-9_-]{43}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=10800'
 expect '^\{"success":true\}$'
 expect '^\{"connectToken":"ctk1_standin_0_'
+expect '^\{"userId":"user-42","expiresAt":[0-9]+\}$'
+expect '^[Ss]et-[Cc]ookie: __Host-session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0'
 expect '^\{"connectToken":"ctk1_standin_1_'
 expect '"code":"session_invalid"\}$'
+# Both refusals of a revoked session: after the logout (3) and after connect-session revoke (5).
+[ "$(grep -c '"code":"session_invalid"}$' <<<"$output")" = 2 ] || { printf '%s\n' "$output" >&2; echo "walkthrough: expected two session_invalid answers" >&2; exit 1; }
 expect '"code":"invalid_signed_passkey_data"\}$'
-echo "walkthrough: 7 passed, 0 failed"
+echo "walkthrough: 10 passed, 0 failed"

@@ -69,6 +69,7 @@ export SESSIONS_TABLE=$SESSIONS_TABLE
 export LAMBDA_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url
 export VERIFY_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/
 export CONNECT_TOKEN_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/
+export SESSION_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/session/auth/session
 # The functions' settings (no secret), for a second cargo lambda watch with other ones (tests/check_openapi.py).
 export CORBADO_PROJECT_ID=$CORBADO_PROJECT_ID CORBADO_API_SECRET_ARN=$CORBADO_API_SECRET_ARN
 export CORBADO_BACKEND_API=${CORBADO_BACKEND_API:-} ALLOWED_ORIGINS=$ALLOWED_ORIGINS
@@ -78,9 +79,11 @@ ENV
 
 cat >&2 <<MSG
 
-  Local stack is starting. Endpoints (POST, JSON):
-    http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/
-    http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/
+  Local stack is starting. Endpoints (JSON):
+    POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/
+    POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/
+    GET, DELETE http://127.0.0.1:$LAMBDA_PORT/lambda-url/session/auth/session
+    DELETE http://127.0.0.1:$LAMBDA_PORT/lambda-url/session/auth/sessions
   Sessions table: $SESSIONS_TABLE in DynamoDB Local; API secret: $CORBADO_API_SECRET_ARN in moto.
   In another shell, \`source .local/env\` and follow the README's walkthrough.
 

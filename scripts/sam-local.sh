@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs both functions under SAM's own local runtime (sam local invoke and
+# Runs the template's functions under SAM's own local runtime (sam local invoke and
 # sam local start-api, in containers) against emulators on this machine, and
-# checks them: every file in events/ (tests/check_events.py) and the README's
-# walkthrough (scripts/check-walkthrough.sh) through the template's real routes.
+# checks them: every file in events/ (tests/check_events.py), the README's
+# walkthrough (scripts/check-walkthrough.sh) through the template's real routes, and
+# an application's own route behind the session authorizer (tests/check_app_route.py).
+# That route is docs/sessions.md's YAML block, added to a copy of template.yaml
+# (.local/sam-local/template.yaml), which this script builds and runs instead.
 # Called by scripts/test.sh; needs root on a machine without a container engine.
 #
 # The container engine: Docker when a Docker daemon answers, else podman (installed
@@ -26,8 +29,10 @@ RUN_IMAGE=localhost/corbado-connect-sam-local-$$:latest
 ANCHOR=corbado-connect-sam-local-anchor-$$
 API_SECRET=corbado1_local_standin_secret
 SESSIONS_TABLE=sessions
+ORIGINS=http://localhost:3000,http://127.0.0.1:3000,https://app.example.com
 ENGINE=
 ENGINE_HOST=
+API_PORT=
 WROTE_ENV=false
 case "$(uname -m)" in
   x86_64) ARCH=x86_64 DEB_ARCH=amd64 ;;
@@ -45,6 +50,14 @@ timed() { # name command...: runs it and records how long it took
     | tee -a "$WORK/timings.txt" >&2
 }
 
+# .local/env is shared with scripts/local-stack.sh runs in the same tree: put back the one that
+# was there, unless something else has replaced ours since.
+restore_env() {
+  WROTE_ENV=false
+  cmp -s "$WORK/env" "$STATE/env" || return 0
+  if [ -f "$WORK/env.before" ]; then mv "$WORK/env.before" "$STATE/env"; else rm -f "$STATE/env"; fi
+}
+
 # Containers first (the engine's CLI works without the service), then our processes.
 cleanup() {
   if [ -n "$ENGINE" ]; then
@@ -55,7 +68,7 @@ cleanup() {
     "$ENGINE" rmi -f "${RUN_IMAGE%:*}:rapid-$ARCH" "$RUN_IMAGE" >/dev/null 2>&1 || true
   fi
   stop_all
-  ! $WROTE_ENV || rm -f "$STATE/env"
+  ! $WROTE_ENV || restore_env
   [ -z "${STANDIN_CA:-}" ] || rm -rf "$(dirname "$STANDIN_CA")"
 }
 trap cleanup EXIT
@@ -197,7 +210,7 @@ write_env_vars() {
   "CORBADO_API_SECRET_ARN": "$CORBADO_API_SECRET_ARN",
   "CORBADO_BACKEND_API": "$CONTAINER_CORBADO",
   "SESSION_TTL_SECONDS": "10800",
-  "ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000,https://app.example.com",
+  "ALLOWED_ORIGINS": "$ORIGINS",
   "NATIVE_APP_SESSIONS": "false",
   "METRICS_NAMESPACE": "CorbadoConnect/sam-local",
   "LOG_LEVEL": "INFO"
@@ -205,10 +218,23 @@ write_env_vars() {
 JSON
 }
 
+# template.yaml plus the application route exactly as docs/sessions.md shows it (the
+# block between its app-route markers), inserted at the top of Resources.
+write_template() {
+  local route
+  route=$(awk '/<!-- app-route:start -->/{on=1; next} /<!-- app-route:end -->/{on=0} on && !/^```/ && !/^Resources:$/' \
+    "$ROOT/docs/sessions.md")
+  [ -n "$route" ] || die "no app-route block in docs/sessions.md"
+  awk -v route="$route" '{print} /^Resources:$/ {print route}' "$ROOT/template.yaml" >"$WORK/template.yaml"
+}
+
 sam_build() {
   # Plain cargo, not zig: the build is for this machine, and the container's glibc is Debian's.
+  # The copy's CodeUri (.) is the workspace, and the build settings are samconfig.toml's, as
+  # for template.yaml itself.
   SAM_BUILD_MODE=debug CARGO_LAMBDA_COMPILER=cargo \
-    sam_offline build --no-cached --build-dir "$WORK/build" --parameter-overrides "Architecture=$ARCH" \
+    sam_offline build --no-cached --template "$WORK/template.yaml" --base-dir "$ROOT" \
+    --config-file "$ROOT/samconfig.toml" --build-dir "$WORK/build" --parameter-overrides "Architecture=$ARCH" \
     >"$WORK/sam-build.log" 2>&1 || { cat "$WORK/sam-build.log" >&2; die "sam build failed"; }
 }
 
@@ -220,26 +246,37 @@ sam_local_args() {
     --add-host "host.containers.internal:$ENGINE_HOST" --layer-cache-basedir "$WORK/layers"
 }
 
-# The walkthrough against sam local start-api, on the template's routes.
+# The walkthrough against sam local start-api, on the template's routes. Sets API_PORT.
 check_start_api() {
   local port args
   port=$(free_port)
+  API_PORT=$port
   mapfile -t args < <(sam_local_args)
   sam_offline local start-api "${args[@]}" --host 127.0.0.1 --port "$port" \
     --container-host-interface 127.0.0.1 --warm-containers EAGER >"$WORK/start-api.log" 2>&1 &
   PIDS+=($!)
   wait_for_port "$port" "sam local start-api" "$WORK/start-api.log"
   # As scripts/local-stack.sh writes it, for the walkthrough and connect-session.
+  [ ! -f "$STATE/env" ] || cp "$STATE/env" "$WORK/env.before"
   WROTE_ENV=true
-  cat >"$STATE/env" <<ENV
+  cat >"$WORK/env" <<ENV
 export AWS_REGION=$AWS_REGION AWS_DEFAULT_REGION=$AWS_REGION AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
 export SESSIONS_TABLE=$SESSIONS_TABLE
 export VERIFY_URL=http://127.0.0.1:$port/auth/verifySignedPasskeyData
 export CONNECT_TOKEN_URL=http://127.0.0.1:$port/auth/createConnectToken
+export SESSION_URL=http://127.0.0.1:$port/auth/session
 ENV
+  cp "$WORK/env" "$STATE/env"
   "$ROOT/scripts/check-walkthrough.sh" || { cat "$WORK/start-api.log" >&2; return 1; }
+  restore_env
+}
+
+# The application's route behind the authorizer, on the same sam local start-api.
+check_app_route() {
+  API_URL="http://127.0.0.1:$API_PORT" ORIGIN=${ORIGINS%%,*} SAM_LOG="$WORK/start-api.log" \
+    "$VENV/bin/python" "$ROOT/tests/check_app_route.py" || { cat "$WORK/start-api.log" >&2; return 1; }
 }
 
 # Every events/ file through sam local invoke, one container each, checked by tests/check_events.py.
@@ -257,6 +294,7 @@ log "SAM local runtime: containers from $BASE_IMAGE, functions for $ARCH"
 timed "dev tools" install_dev_tools
 timed "tools (cargo build connect-tools)" cargo build --quiet -p connect-tools --bins
 # The build is mostly CPU, the engine and base image mostly waiting on apt: side by side.
+write_template
 timed "sam build ($ARCH, debug), in parallel" sam_build &
 build=$!
 PIDS+=("$build")
@@ -268,4 +306,5 @@ timed "run image (CA, endpoints)" build_run_image
 write_env_vars
 timed "waiting for sam build" wait "$build"
 timed "start-api + walkthrough" check_start_api
+timed "app route behind the authorizer" check_app_route
 timed "sam local invoke, each event" check_invoke

@@ -1,7 +1,8 @@
 """Sends every event file in events/ through `cargo lambda invoke` to the
 functions served by `cargo lambda watch` (the real Lambda runtime API and
 lambda_http's own serialisation), and checks what each must produce
-(events/expected.json). Run by scripts/check-local-stack.sh against the local stack.
+(events/expected.json). Run by scripts/check-local-stack.sh against the local stack,
+whose log is LOCAL_STACK_LOG (default .local/local-stack.log).
 
 With SAM_LOCAL_INVOKE set (a JSON list: the `sam local invoke` command up to the
 function's logical id), each event goes through SAM's local runtime instead, one
@@ -14,9 +15,19 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 PLACEHOLDER = "REPLACE_WITH_A_TOKEN_FROM_connect-session"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FUNCTIONS = ("create-connect-token", "verify-signed-passkey-data", "session", "session-authorizer")
+SESSION_TTL_SECONDS = 10800  # the local stack's default
+CLEARING_COOKIE = "__Host-session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"
+# Body fields whose value differs from run to run (expected.json describes them in words), and
+# what each must be.
+VARIABLE = {
+    "expiresAt": lambda v, now: isinstance(v, int) and now < v <= now + SESSION_TTL_SECONDS + 60,
+    "revoked": lambda v, now: isinstance(v, int) and v >= 1,
+}
 
 
 def fresh_session() -> str:
@@ -38,7 +49,8 @@ class CargoLambda:
         return json.loads(out)
 
     def log(self) -> str:
-        return open(os.path.join(ROOT, ".local", "local-stack.log"), errors="replace").read()
+        path = os.environ.get("LOCAL_STACK_LOG", os.path.join(ROOT, ".local", "local-stack.log"))
+        return open(path, errors="replace").read()
 
 
 class SamLocalInvoke:
@@ -52,6 +64,8 @@ class SamLocalInvoke:
     LOGICAL_IDS = {
         "create-connect-token": "CreateConnectTokenFunction",
         "verify-signed-passkey-data": "VerifySignedPasskeyDataFunction",
+        "session": "SessionFunction",
+        "session-authorizer": "SessionAuthorizerFunction",
     }
     ATTEMPTS = 8
 
@@ -112,9 +126,12 @@ def check(invoker, path: str, expected: dict) -> list:
     if isinstance(signed, str) and len(signed) > 20:
         SECRETS.add(signed)
     response = invoke(invoker, function, event)
+    if function == "session-authorizer":
+        return check_authorizer(response, expected)
     body = json.loads(response["body"])
     SECRETS.update(str(body[k]) for k in ("connectToken", "sessionToken") if k in body)
-    SECRETS.update(c.split(";")[0].split("=", 1)[1] for c in response.get("cookies") or [])
+    # A clearing cookie has no value.
+    SECRETS.update(filter(None, (c.split(";")[0].split("=", 1)[1] for c in response.get("cookies") or [])))
     problems = []
     if response["statusCode"] != expected["status"]:
         problems.append(f"status {response['statusCode']} != {expected['status']}")
@@ -126,16 +143,35 @@ def check(invoker, path: str, expected: dict) -> list:
     elif function == "create-connect-token":
         if not str(body.get("connectToken", "")).startswith("ctk1_"):
             problems.append(f"body {body} has no connect token")
-    elif body != {"success": True}:
-        problems.append(f"body {body} is not success")
+    elif not body_matches(body, expected.get("body", {"success": True})):
+        problems.append(f"body {body} is not {expected.get('body', {'success': True})}")
     cookies = response.get("cookies") or []
     if expected.get("setsCookie"):
         attributes = "; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=10800"
         if len(cookies) != 1 or not cookies[0].startswith("__Host-session=") or not cookies[0].endswith(attributes):
             problems.append(f"cookies {cookies} are not one secure session cookie")
+    elif expected.get("clearsCookie"):
+        if cookies != [CLEARING_COOKIE]:
+            problems.append(f"cookies {cookies} are not the one that clears the session cookie")
     elif cookies:
         problems.append(f"unexpected cookies {cookies}")
     return problems
+
+
+def body_matches(body: dict, expected: dict) -> bool:
+    now = int(time.time())
+    if set(body) != set(expected):
+        return False
+    return all(VARIABLE[k](v, now) if k in VARIABLE else v == expected[k] for k, v in body.items())
+
+
+def check_authorizer(response: dict, expected: dict) -> list:
+    """An authorizer answers API Gateway, not a client: `isAuthorized` and, when authorized,
+    the context the application's routes read."""
+    want = {"isAuthorized": expected["authorized"]}
+    if "context" in expected:
+        want["context"] = expected["context"]
+    return [] if response == want else [f"answer {response} is not {want}"]
 
 
 def check_logs(log: str) -> int:
@@ -153,7 +189,8 @@ def check_logs(log: str) -> int:
     problems = []
     if len(metrics) != len(outcomes):
         problems.append(f"{len(metrics)} metric records for {len(outcomes)} requests")
-    if any(not m.get("requestId") or m["Endpoint"] not in ("createConnectToken", "verifySignedPasskeyData") for m in metrics):
+    endpoints = ("createConnectToken", "verifySignedPasskeyData", "session", "logout", "logoutEverywhere", "authorizer")
+    if any(not m.get("requestId") or m["Endpoint"] not in endpoints for m in metrics):
         problems.append("a metric record lacks its request id or endpoint")
     if split:
         problems.append(f"{len(split)} JSON lines of ours split by other output, e.g. {split[0][:80]!r}")
@@ -171,10 +208,7 @@ def main() -> int:
     sam_command = os.environ.get("SAM_LOCAL_INVOKE")
     invoker = SamLocalInvoke(json.loads(sam_command)) if sam_command else CargoLambda()
     manifest = json.load(open(os.path.join(ROOT, "events", "expected.json")))["events"]
-    on_disk = {
-        f"{d}/{f}" for d in ("create-connect-token", "verify-signed-passkey-data")
-        for f in os.listdir(os.path.join(ROOT, "events", d))
-    }
+    on_disk = {f"{d}/{f}" for d in FUNCTIONS for f in os.listdir(os.path.join(ROOT, "events", d))}
     failed = 0
     for missing in sorted(on_disk ^ set(manifest)):
         print(f"FAIL {missing}: in events/ or expected.json but not both")

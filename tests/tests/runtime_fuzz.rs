@@ -3,8 +3,8 @@
 //! Lambda Runtime API (`connect_tools::runtime_api`), against DynamoDB Local,
 //! moto and a wiremock Corbado. Every event must get a `/response` (Lambda turns
 //! an `/error` post into a 502 without our body), with a status and code that
-//! openapi.yaml documents for that route and a JSON body, from the process that
-//! served the first.
+//! openapi.yaml documents for that function's routes and a JSON body, from the
+//! process that served the first.
 //!
 //! The seed is fixed: a failure reproduces, and the failing events are written
 //! to `CARGO_TARGET_TMPDIR`.
@@ -30,6 +30,8 @@ const EVENTS_PER_FUNCTION: usize = 2500;
 /// Whatever the count, each function's run stops sending after this long.
 const TIME_BUDGET: Duration = Duration::from_secs(300);
 const CONNECT_TOKEN_SECRET: &str = "ctk1_runtime_fuzz_connect_token_secret";
+/// Who is logged in, logout and logout everywhere: `GET`/`DELETE /auth/session`, `DELETE /auth/sessions`.
+const SESSION: &str = "session";
 
 #[tokio::test]
 async fn create_connect_token_answers_every_event() {
@@ -39,6 +41,11 @@ async fn create_connect_token_answers_every_event() {
 #[tokio::test]
 async fn verify_signed_passkey_data_answers_every_event() {
     fuzz(VERIFY_SIGNED_PASSKEY_DATA).await;
+}
+
+#[tokio::test]
+async fn session_answers_every_event() {
+    fuzz(SESSION).await;
 }
 
 /// openapi.yaml as JSON, read with the project's Python and PyYAML (as tests/check_openapi.py does).
@@ -61,38 +68,70 @@ fn openapi() -> Value {
     serde_json::from_slice(&output.stdout).expect("openapi.yaml as JSON")
 }
 
-/// Every `properties.code` `enum` or `const` under `schema`: the codes a response may carry.
-fn codes_in(schema: &Value, codes: &mut BTreeSet<String>) {
-    match schema {
-        Value::Object(fields) => {
-            if let Some(code) = fields.get("properties").and_then(|p| p.get("code")) {
-                let listed = code["enum"].as_array().into_iter().flatten();
-                codes.extend(
-                    listed
-                        .chain(code.get("const"))
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned),
-                );
-            }
-            fields.values().for_each(|value| codes_in(value, codes));
-        }
-        Value::Array(items) => items.iter().for_each(|item| codes_in(item, codes)),
-        _ => {}
+/// What `schema` allows for `properties.code`, following `$ref`s: `None` when it does not
+/// constrain it. `allOf` intersects (an error response narrows `Error`'s list of every code);
+/// `oneOf` and `anyOf` unite.
+fn codes_of(openapi: &Value, schema: &Value) -> Option<BTreeSet<String>> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let target = openapi
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("openapi.yaml: {reference} is missing"));
+        return codes_of(openapi, target);
     }
+    if let Some(code) = schema.get("properties").and_then(|p| p.get("code")) {
+        let listed = code["enum"].as_array().into_iter().flatten();
+        return Some(
+            listed
+                .chain(code.get("const"))
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        return parts
+            .iter()
+            .filter_map(|part| codes_of(openapi, part))
+            .reduce(|a, b| a.intersection(&b).cloned().collect());
+    }
+    let alternatives = schema["oneOf"].as_array().or(schema["anyOf"].as_array())?;
+    alternatives
+        .iter()
+        .map(|alternative| codes_of(openapi, alternative))
+        .collect::<Option<Vec<BTreeSet<String>>>>()
+        .map(|sets| sets.into_iter().flatten().collect())
 }
 
-/// The statuses openapi.yaml documents for `function`'s route, each with the codes it may carry.
-fn documented(openapi: &Value, function: &str) -> BTreeMap<u64, BTreeSet<String>> {
-    let route = match function {
-        CREATE_CONNECT_TOKEN => "/auth/createConnectToken",
-        _ => "/auth/verifySignedPasskeyData",
+/// What openapi.yaml documents for a function's routes.
+struct Documented {
+    /// Every status, with the codes it may carry.
+    statuses: BTreeMap<u64, BTreeSet<String>>,
+    /// The `Allow` values of its 405s.
+    allow: BTreeSet<String>,
+}
+
+/// The union of what openapi.yaml documents for the operations `function` serves; for the session
+/// function, which routes by path, also the `not_found` of a path it does not serve.
+fn documented(openapi: &Value, function: &str) -> Documented {
+    let operations: &[(&str, &str)] = match function {
+        CREATE_CONNECT_TOKEN => &[("/auth/createConnectToken", "post")],
+        VERIFY_SIGNED_PASSKEY_DATA => &[("/auth/verifySignedPasskeyData", "post")],
+        SESSION => &[
+            ("/auth/session", "get"),
+            ("/auth/session", "delete"),
+            ("/auth/sessions", "delete"),
+        ],
+        _ => panic!("no routes known for {function}"),
     };
-    let responses = openapi["paths"][route]["post"]["responses"]
-        .as_object()
-        .unwrap_or_else(|| panic!("openapi.yaml has no responses for POST {route}"));
-    let statuses: BTreeMap<u64, BTreeSet<String>> = responses
-        .iter()
-        .map(|(status, response)| {
+    let mut documented = Documented {
+        statuses: BTreeMap::new(),
+        allow: BTreeSet::new(),
+    };
+    for (route, method) in operations {
+        let responses = openapi["paths"][route][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("openapi.yaml has no responses for {method} {route}"));
+        for (status, response) in responses {
             // Shared responses are `$ref: '#/components/responses/<name>'`.
             let response = match response["$ref"].as_str() {
                 Some(reference) => openapi
@@ -100,18 +139,37 @@ fn documented(openapi: &Value, function: &str) -> BTreeMap<u64, BTreeSet<String>
                     .unwrap_or_else(|| panic!("openapi.yaml: {reference} is missing")),
                 None => response,
             };
-            let mut codes = BTreeSet::new();
-            codes_in(&response["content"], &mut codes);
-            (status.parse().expect("a numeric status"), codes)
-        })
-        .collect();
-    for (status, codes) in &statuses {
-        assert!(
-            *status < 400 || !codes.is_empty(),
-            "openapi.yaml: POST {route} {status} lists no code"
-        );
+            let status: u64 = status.parse().expect("a numeric status");
+            let codes: BTreeSet<String> = response["content"]
+                .as_object()
+                .into_iter()
+                .flat_map(|content| content.values())
+                .filter_map(|media| codes_of(openapi, &media["schema"]))
+                .flatten()
+                .collect();
+            assert!(
+                status < 400 || !codes.is_empty(),
+                "openapi.yaml: {method} {route} {status} lists no code"
+            );
+            documented.statuses.entry(status).or_default().extend(codes);
+            if let Some(allow) = response["headers"]["Allow"]["schema"]["const"].as_str() {
+                documented.allow.insert(allow.to_owned());
+            }
+        }
     }
-    statuses
+    if function == SESSION {
+        let every_code = &openapi["components"]["schemas"]["Error"]["properties"]["code"]["enum"];
+        assert!(
+            every_code
+                .as_array()
+                .is_some_and(|codes| codes.contains(&json!("not_found"))),
+            "openapi.yaml: the Error schema does not list not_found"
+        );
+        documented
+            .statuses
+            .insert(404, BTreeSet::from(["not_found".to_owned()]));
+    }
+    documented
 }
 
 // --- Mutations of an event ------------------------------------------------------------
@@ -543,11 +601,48 @@ fn header_problem(event: &Value) -> Option<&'static str> {
         .then_some("a header value with a control character")
 }
 
+/// Whether `mutations` touch what makes the request's path: the path itself, or what lambda_http
+/// builds the URI from, which, when it would not parse, leaves the path `/` ([`connect_backend::runtime`]).
+fn may_change_path(mutations: &[Mutation]) -> bool {
+    let uri_header = |name: &str| {
+        name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("x-forwarded-proto")
+    };
+    mutations.iter().any(|mutation| match mutation {
+        Mutation::RawPath(_) | Mutation::RawQueryString(_) => true,
+        Mutation::Header(name, _) | Mutation::RemoveHeader(name) => uri_header(name),
+        Mutation::Field(pointer, _) => {
+            matches!(
+                *pointer,
+                "/requestContext/domainName" | "/requestContext/stage"
+            )
+        }
+        _ => false,
+    })
+}
+
+/// Whether `body` is what a 200 of `function` carries for `event`'s method.
+fn success_body(function: &str, event: &Value, body: &Value) -> bool {
+    let fields = body.as_object().map_or(0, |o| o.len());
+    match function {
+        CREATE_CONNECT_TOKEN => body["connectToken"].is_string(),
+        SESSION if event["requestContext"]["http"]["method"] == "GET" => {
+            body["userId"].as_str().is_some_and(|u| !u.is_empty())
+                && body["expiresAt"].is_u64()
+                && fields == 2 + usize::from(body["displayName"].is_string())
+        }
+        // Logout, or logout everywhere with how many sessions it ended.
+        SESSION => body["success"] == true && fields == 1 + usize::from(body["revoked"].is_u64()),
+        _ => body["success"] == true,
+    }
+}
+
 /// What API Gateway would make of `outcome` for `event`: `Ok(status)`, or what is wrong with it.
+/// `path_changed`: whether the fuzzer touched what makes the path, the only cause of a 404.
 fn check(
     function: &str,
-    documented: &BTreeMap<u64, BTreeSet<String>>,
+    documented: &Documented,
     event: &Value,
+    path_changed: bool,
     outcome: &Outcome,
 ) -> Result<u64, String> {
     let response = match outcome {
@@ -576,8 +671,18 @@ fn check(
         .as_u64()
         .ok_or("the response has no statusCode")?;
     let codes = documented
+        .statuses
         .get(&status)
         .ok_or_else(|| format!("status {status} is not documented"))?;
+    if status == 404 && !path_changed {
+        return Err("404 for an event whose path the fuzzer left alone".into());
+    }
+    if status == 405 {
+        let allow = response["headers"]["allow"].as_str().unwrap_or_default();
+        if !documented.allow.contains(allow) {
+            return Err(format!("405 with Allow {allow:?}, which is not documented"));
+        }
+    }
     let text = match (
         response["body"].as_str(),
         response["isBase64Encoded"] == true,
@@ -605,14 +710,8 @@ fn check(
         {
             return Err(format!("{status} {code}: an error set a cookie"));
         }
-    } else {
-        let ok = match function {
-            CREATE_CONNECT_TOKEN => body["connectToken"].is_string(),
-            _ => body["success"] == true,
-        };
-        if !ok {
-            return Err(format!("{status}: unexpected body {body}"));
-        }
+    } else if !success_body(function, event, &body) {
+        return Err(format!("{status}: unexpected body {body}"));
     }
     Ok(status)
 }
@@ -671,11 +770,20 @@ async fn fuzz(function: &'static str) {
     let table = emulators.new_table().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let corbado = corbado_accepting_everything(CONNECT_TOKEN_SECRET).await;
-    let token = create_session(&emulators, &table, "user-42").await;
+    // The session function ends the sessions it is shown: there, each event gets a session of
+    // its own in place of the placeholder, so that every event can find its session live.
+    let fresh_per_event = function == SESSION;
+    let shared = match fresh_per_event {
+        true => None,
+        false => Some(create_session(&emulators, &table, "user-42").await),
+    };
+    let shown = shared
+        .as_ref()
+        .map_or(TOKEN_PLACEHOLDER, |token| token.expose());
     let bases: Vec<(String, Value)> = event_files(function)
         .into_iter()
         .map(|(name, event)| {
-            let text = event.to_string().replace(TOKEN_PLACEHOLDER, token.expose());
+            let text = event.to_string().replace(TOKEN_PLACEHOLDER, shown);
             (name, serde_json::from_str(&text).unwrap())
         })
         .collect();
@@ -689,10 +797,7 @@ async fn fuzz(function: &'static str) {
     let process = start_function(function, env).await;
     let pid = process.pid();
 
-    let strategy = (
-        0..bases.len(),
-        prop::collection::vec(mutation(token.expose()), 0..8),
-    );
+    let strategy = (0..bases.len(), prop::collection::vec(mutation(shown), 0..8));
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, SEED),
@@ -711,7 +816,12 @@ async fn fuzz(function: &'static str) {
             .new_tree(&mut runner)
             .expect("generate an event")
             .current();
-        let event = apply(bases[base].1.clone(), &mutations);
+        let mut event = apply(bases[base].1.clone(), &mutations);
+        if fresh_per_event {
+            let token = create_session(&emulators, &table, "user-42").await;
+            let text = event.to_string().replace(TOKEN_PLACEHOLDER, token.expose());
+            event = serde_json::from_str(&text).expect("the event is still JSON");
+        }
         sent += 1;
         let answered = tokio::time::timeout(Duration::from_secs(30), process.invoke(&event)).await;
         if let Some(id) = process.last_request_id() {
@@ -724,7 +834,13 @@ async fn fuzz(function: &'static str) {
             described.insert(id, description);
         }
         let result = match &answered {
-            Ok(outcome) => check(function, &documented, &event, outcome),
+            Ok(outcome) => check(
+                function,
+                &documented,
+                &event,
+                may_change_path(&mutations),
+                outcome,
+            ),
             Err(_) => Err("no answer within 30 s".into()),
         };
         match result {
