@@ -16,6 +16,7 @@ source "$(dirname "$0")/lib.sh"
 trap stop_all EXIT
 
 smoke=false instructions=false
+functions="create-connect-token verify-signed-passkey-data session session-authorizer"
 [ "${1:-}" = "--smoke" ] && smoke=true
 [ "${1:-}" = "--instructions" ] && instructions=true
 install_dev_tools
@@ -24,17 +25,15 @@ if $instructions; then
   command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgrind)"
   cargo build --quiet --release -p connect-tools
   CARGO_TARGET_DIR=target/profiling CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-    cargo build --quiet --release -p create-connect-token -p verify-signed-passkey-data
+    cargo build --quiet --release $(printf -- '-p %s ' $functions)
 elif $smoke; then
   profile=debug cold=2 warm=30
   cargo build --quiet --workspace --bins
 else
   profile=release cold=10 warm=1000
   cargo build --quiet --workspace --bins
-  cargo build --quiet --release -p create-connect-token -p verify-signed-passkey-data -p session \
-    -p session-authorizer -p connect-tools
+  cargo build --quiet --release $(printf -- '-p %s ' $functions) -p connect-tools
 fi
-functions="create-connect-token verify-signed-passkey-data session session-authorizer"
 
 dynamodb_port=$(free_port)
 start_dynamodb_local "$dynamodb_port"
@@ -54,7 +53,7 @@ if $instructions; then
   out="$STATE/callgrind" few=100 many=600 valgrind=$(command -v valgrind)
   rm -rf "$out" && mkdir -p "$out/bin"
   for warm in $few $many; do
-    for bin in create-connect-token verify-signed-passkey-data; do
+    for bin in $functions; do
       printf '#!/bin/sh\n%s --tool=callgrind --callgrind-out-file=%s/%s.%s.%%p.out %s/target/profiling/release/%s 2>>%s/valgrind.log &\nwait\n' \
         "$valgrind" "$out" "$bin" "$warm" "$ROOT" "$bin" "$out" >"$out/bin/$bin"
       chmod +x "$out/bin/$bin"
@@ -69,7 +68,7 @@ if $instructions; then
   done
   echo "| function | part | instructions per warm invocation | share |"
   echo "| --- | --- | --- | --- |"
-  for bin in create-connect-token verify-signed-passkey-data; do
+  for bin in $functions; do
     # The larger profile of each run is the warm process (the other is the cold start).
     "$VENV/bin/python" "$ROOT/scripts/callgrind_per_invocation.py" "$bin" \
       "$(ls -S "$out/$bin.$few."*.out | head -n1)" "$(ls -S "$out/$bin.$many."*.out | head -n1)" "$few" "$many"
