@@ -4,7 +4,7 @@
 # checks them: every file in events/ (tests/check_events.py), the README's
 # walkthrough (scripts/check-walkthrough.sh) through the template's real routes, and
 # an application's own route behind the session authorizer (tests/check_app_route.py).
-# That route is docs/sessions.md's YAML block, added to a copy of template.yaml
+# That route is the README's YAML block, added to a copy of template.yaml
 # (.local/sam-local/template.yaml), which this script builds and runs instead.
 # Called by scripts/test.sh; needs root on a machine without a container engine.
 #
@@ -218,13 +218,13 @@ write_env_vars() {
 JSON
 }
 
-# template.yaml plus the application route exactly as docs/sessions.md shows it (the
+# template.yaml plus the application route exactly as README.md shows it (the
 # block between its app-route markers), inserted at the top of Resources.
 write_template() {
   local route
   route=$(awk '/<!-- app-route:start -->/{on=1; next} /<!-- app-route:end -->/{on=0} on && !/^```/ && !/^Resources:$/' \
-    "$ROOT/docs/sessions.md")
-  [ -n "$route" ] || die "no app-route block in docs/sessions.md"
+    "$ROOT/README.md")
+  [ -n "$route" ] || die "no app-route block in README.md"
   awk -v route="$route" '{print} /^Resources:$/ {print route}' "$ROOT/template.yaml" >"$WORK/template.yaml"
 }
 
