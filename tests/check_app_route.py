@@ -1,6 +1,6 @@
 """An application's own route behind the SessionAuthorizer, through `sam local start-api`
 (scripts/sam-local.sh): `GET /app/whoami` (tools/src/bin/app-whoami.rs, added to a copy of
-template.yaml as docs/sessions.md shows) refused without a session, answered with the
+template.yaml as the README shows) refused without a session, answered with the
 authorizer's context for a live one, and refused again after `DELETE /auth/session`.
 
 Environment: API_URL (start-api's base URL), ORIGIN (one of the functions' ALLOWED_ORIGINS),

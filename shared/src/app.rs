@@ -156,9 +156,7 @@ impl App {
 
     /// [`Routes::refuse`]
     pub fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
-        let record = RequestRecord::default();
-        self.edge
-            .finish(endpoint, request_id, Instant::now(), record, Err(error))
+        self.edge.refuse(endpoint, request_id, error)
     }
 
     /// `POST /auth/createConnectToken`

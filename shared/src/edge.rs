@@ -31,15 +31,6 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
-        Self::CreateConnectToken,
-        Self::VerifySignedPasskeyData,
-        Self::Session,
-        Self::Logout,
-        Self::LogoutEverywhere,
-        Self::Authorizer,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CreateConnectToken => "createConnectToken",
@@ -236,6 +227,13 @@ impl Edge {
             error.as_ref(),
         );
         response
+    }
+
+    /// The answer to a request refused before its handler ran (an unreadable event, a
+    /// panic, a route the function does not serve), with its summary line and metrics.
+    pub fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
+        let record = RequestRecord::default();
+        self.finish(endpoint, request_id, Instant::now(), record, Err(error))
     }
 
     /// The summary log line and the metrics line of one request.

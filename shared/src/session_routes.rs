@@ -89,10 +89,12 @@ impl SessionRoutes {
     ) -> Result<Response<Body>, ApiError> {
         match endpoint {
             Endpoint::Session => {
-                if let Ok(Some(Presented::Cookie(_))) = self.0.edge.presented_token(request) {
+                let presented = self.presented(request)?;
+                // Browsers attach cookies to cross-site requests; bearer tokens they never attach.
+                if matches!(presented, Presented::Cookie(_)) {
                     self.0.edge.check_origin(request)?;
                 }
-                let (_, session) = self.presented_session(request, record).await?;
+                let (_, session) = self.live_session(presented, record).await?;
                 Ok(api::json_response(
                     StatusCode::OK,
                     &SessionResponse {
@@ -106,16 +108,17 @@ impl SessionRoutes {
             Endpoint::LogoutEverywhere => {
                 // A cross-site page must not end the user's sessions.
                 self.0.edge.check_origin(request)?;
-                let (token, session) = self.presented_session(request, record).await?;
+                let presented = self.presented(request)?;
+                let (token, session) = self.live_session(presented, record).await?;
                 let revoked = record
                     .dynamodb(self.0.sessions.revoke_all_for_user(&session.user_id))
                     .await?;
                 // The index lags the table: the presented session is ended by its key too.
-                let presented = record.dynamodb(self.0.sessions.revoke(&token)).await?;
-                let revoked = revoked + usize::from(presented);
+                let ended_by_key = record.dynamodb(self.0.sessions.revoke(&token)).await?;
+                let revoked = revoked + usize::from(ended_by_key);
                 record.sessions_revoked = Some(revoked);
                 Ok(self.clearing_cookie(
-                    request,
+                    Some(presented),
                     api::json_response(
                         StatusCode::OK,
                         &LogoutEverywhereResponse {
@@ -149,28 +152,35 @@ impl SessionRoutes {
             record.sessions_revoked = Some(usize::from(revoked));
         }
         let body = api::json_response(StatusCode::OK, &LogoutResponse { success: true });
-        Ok(self.clearing_cookie(request, body))
+        Ok(self.clearing_cookie(presented, body))
     }
 
     /// The clearing `Set-Cookie`, except for native apps, which hold no cookie.
-    fn clearing_cookie(&self, request: &Request, response: Response<Body>) -> Response<Body> {
-        match self.0.edge.presented_token(request) {
-            Ok(Some(Presented::Bearer(_))) => response,
+    fn clearing_cookie(
+        &self,
+        presented: Option<Presented>,
+        response: Response<Body>,
+    ) -> Response<Body> {
+        match presented {
+            Some(Presented::Bearer(_)) => response,
             _ => api::with_cookie(response, api::clearing_cookie(&self.0.edge.cookie_name)),
         }
     }
 
-    /// The live session the request presents, and its token, or why there is none.
-    async fn presented_session(
-        &self,
-        request: &Request,
-        record: &mut RequestRecord,
-    ) -> Result<(SessionToken, Session), ApiError> {
-        let presented = self
-            .0
+    /// The session token the request presents, or `session_required`.
+    fn presented<'r>(&self, request: &'r Request) -> Result<Presented<'r>, ApiError> {
+        self.0
             .edge
             .presented_token(request)?
-            .ok_or(ApiError::SessionRequired)?;
+            .ok_or(ApiError::SessionRequired)
+    }
+
+    /// The live session of the presented token, and the token, or why there is none.
+    async fn live_session(
+        &self,
+        presented: Presented<'_>,
+        record: &mut RequestRecord,
+    ) -> Result<(SessionToken, Session), ApiError> {
         let token = SessionToken::parse(presented.token()).ok_or(ApiError::SessionInvalid)?;
         let session = record
             .dynamodb(self.0.sessions.find(&token))
@@ -186,12 +196,6 @@ impl Routes for SessionRoutes {
     }
 
     fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body> {
-        self.0.edge.finish(
-            endpoint,
-            request_id,
-            Instant::now(),
-            RequestRecord::default(),
-            Err(error),
-        )
+        self.0.edge.refuse(endpoint, request_id, error)
     }
 }

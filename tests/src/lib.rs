@@ -559,32 +559,27 @@ impl TestApp {
 
     /// A session as an existing login (password, SSO) would create it, with a store of its own.
     pub async fn login(&self, user_id: &str, display_name: Option<&str>) -> SessionToken {
-        let store = connect_backend::SessionStore::new(
-            self.emulators.dynamodb.clone(),
-            &self.table,
-            Duration::from_secs(SESSION_TTL_SECONDS),
-        );
-        let (token, _) = store
-            .create(connect_backend::NewSession {
-                user_id: user_id.into(),
-                display_name: display_name.map(Into::into),
-                ..Default::default()
-            })
-            .await
-            .expect("create session");
-        token
+        let ttl = Duration::from_secs(SESSION_TTL_SECONDS);
+        self.session_lasting(ttl, user_id, display_name).await
     }
 
     /// A session that has expired, though DynamoDB's TTL has not removed it yet.
     pub async fn expired_session(&self, user_id: &str) -> SessionToken {
-        let store = connect_backend::SessionStore::new(
-            self.emulators.dynamodb.clone(),
-            &self.table,
-            Duration::ZERO,
-        );
+        self.session_lasting(Duration::ZERO, user_id, None).await
+    }
+
+    async fn session_lasting(
+        &self,
+        ttl: Duration,
+        user_id: &str,
+        display_name: Option<&str>,
+    ) -> SessionToken {
+        let store =
+            connect_backend::SessionStore::new(self.emulators.dynamodb.clone(), &self.table, ttl);
         let (token, _) = store
             .create(connect_backend::NewSession {
                 user_id: user_id.into(),
+                display_name: display_name.map(Into::into),
                 ..Default::default()
             })
             .await

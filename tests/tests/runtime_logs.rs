@@ -6,11 +6,9 @@
 
 mod runtime_support;
 
-use std::time::Duration;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use connect_tools::runtime_api::{FunctionProcess, Outcome};
+use connect_tools::runtime_api::FunctionProcess;
 use integration_tests::*;
 use runtime_support::*;
 use serde_json::{json, Value};
@@ -142,19 +140,9 @@ fn event(endpoint: Endpoint, body: Value) -> Event {
     Event::json(endpoint, &body)
 }
 
-/// Invokes and returns the response API Gateway gets; panics on anything else.
+/// [`runtime_support::answer`] for an [`Event`].
 async fn answer(process: &FunctionProcess, event: Event) -> Value {
-    let outcome = tokio::time::timeout(Duration::from_secs(30), process.invoke(&event.json))
-        .await
-        .expect("an answer within 30 s");
-    match outcome {
-        Outcome::Response(response) => response,
-        other => panic!("{other:?}\nstderr:\n{}", process.stderr().join("\n")),
-    }
-}
-
-fn body(response: &Value) -> Value {
-    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+    runtime_support::answer(process, &event.json).await
 }
 
 #[tokio::test]

@@ -5,9 +5,7 @@
 
 mod runtime_support;
 
-use std::time::Duration;
-
-use connect_tools::runtime_api::{FunctionProcess, Outcome};
+use connect_tools::runtime_api::Outcome;
 use integration_tests::*;
 use runtime_support::*;
 use serde_json::{json, Value};
@@ -21,16 +19,6 @@ fn session_env(table: &str) -> Vec<(String, String)> {
     env
 }
 
-async fn answer(process: &FunctionProcess, event: &Value) -> Value {
-    let outcome = tokio::time::timeout(Duration::from_secs(30), process.invoke(event))
-        .await
-        .expect("an answer within 30 s");
-    match outcome {
-        Outcome::Response(response) => response,
-        other => panic!("{other:?}\nstderr:\n{}", process.stderr().join("\n")),
-    }
-}
-
 /// The event file `name` of `function`, with `token` in place of the placeholder.
 fn event_with(function: &str, name: &str, token: &str) -> Value {
     let (_, event) = event_files(function)
@@ -38,10 +26,6 @@ fn event_with(function: &str, name: &str, token: &str) -> Value {
         .find(|(file, _)| file == name)
         .unwrap_or_else(|| panic!("events/{function}/{name} is missing"));
     serde_json::from_str(&event.to_string().replace(TOKEN_PLACEHOLDER, token)).unwrap()
-}
-
-fn body(response: &Value) -> Value {
-    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
 }
 
 #[tokio::test]

@@ -197,3 +197,21 @@ pub async fn corbado_accepting_everything(connect_token: &str) -> wiremock::Mock
         .await;
     corbado
 }
+
+/// Invokes and returns the response API Gateway gets; panics on anything else.
+pub async fn answer(process: &FunctionProcess, event: &serde_json::Value) -> serde_json::Value {
+    use connect_tools::runtime_api::Outcome;
+    let outcome = tokio::time::timeout(Duration::from_secs(30), process.invoke(event))
+        .await
+        .expect("an answer within 30 s");
+    match outcome {
+        Outcome::Response(response) => response,
+        other => panic!("{other:?}\nstderr:\n{}", process.stderr().join("\n")),
+    }
+}
+
+/// The JSON body of a response API Gateway gets; null when it has none.
+pub fn body(response: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(response["body"].as_str().unwrap_or("null"))
+        .unwrap_or(serde_json::Value::Null)
+}
