@@ -313,7 +313,9 @@ async fn bench(cli: &Cli, function: &Function, env: &Environment) {
 async fn main() {
     let cli = Cli::parse();
     let env_var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
-    let aws = connect_backend::aws_sdk_config().await;
+    // Set-up waits as long as it takes: the functions under test run with their own
+    // short timeouts, and a cold emulator must not fail the benchmark before they run.
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 
     let table = format!("bench-sessions-{}", std::process::id());
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
