@@ -489,41 +489,32 @@ pub async fn create_table(
         Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
     let build = |e: aws_sdk_dynamodb::error::BuildError| SessionError::Store(e.to_string());
+    // Both keys, the table's and the index's, are strings and partition keys.
+    let string_attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build)
+    };
+    let partition_key = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(build)
+    };
     client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr::KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build)?,
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr::USER_ID)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build)?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(attr::KEY)
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(build)?,
-        )
+        .attribute_definitions(string_attribute(attr::KEY)?)
+        .attribute_definitions(string_attribute(attr::USER_ID)?)
+        .key_schema(partition_key(attr::KEY)?)
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(user_index::NAME)
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name(attr::USER_ID)
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .map_err(build)?,
-                )
+                .key_schema(partition_key(attr::USER_ID)?)
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::Include)

@@ -72,15 +72,16 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = cli.table;
+    // Only `create` opens sessions, so only it needs their lifetime.
+    let store = |ttl| SessionStore::new(client.clone(), &table, ttl);
     match cli.command {
         Command::CreateTable => {
-            connect_backend::session::create_table(&client, &cli.table)
-                .await
-                .map_err(|e| e.to_string())?;
-            eprintln!("created table {}", cli.table);
+            connect_backend::session::create_table(&client, &table).await?;
+            eprintln!("created table {table}");
         }
         Command::Create {
             user_id,
@@ -90,15 +91,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             if user_id.trim().is_empty() {
                 return Err("--user-id must not be empty".into());
             }
-            let store = SessionStore::new(client, &cli.table, Duration::from_secs(ttl_seconds));
-            let (token, session) = store
+            let (token, session) = store(Duration::from_secs(ttl_seconds))
                 .create(NewSession {
                     user_id,
                     display_name,
                     ..Default::default()
                 })
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             eprintln!(
                 "session for {} expires at {} (epoch seconds)",
                 session.user_id, session.expires_at
@@ -112,13 +111,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .lock()
                     .lines()
                     .next()
-                    .transpose()
-                    .map_err(|e| e.to_string())?
+                    .transpose()?
                     .unwrap_or_default(),
             };
             let token = SessionToken::parse(raw.trim()).ok_or("that is not a session token")?;
-            let store = SessionStore::new(client, &cli.table, Duration::ZERO);
-            let existed = store.revoke(&token).await.map_err(|e| e.to_string())?;
+            let existed = store(Duration::ZERO).revoke(&token).await?;
             eprintln!(
                 "{}",
                 if existed {
@@ -129,11 +126,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
         }
         Command::List { user_id } => {
-            let store = SessionStore::new(client, &cli.table, Duration::ZERO);
-            let sessions = store
-                .find_for_user(&user_id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let sessions = store(Duration::ZERO).find_for_user(&user_id).await?;
             println!("key\tcreatedAt\texpiresAt\tcredentialId");
             for session in &sessions {
                 println!(
@@ -147,11 +140,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("{} live sessions of {user_id}", sessions.len());
         }
         Command::RevokeUser { user_id } => {
-            let store = SessionStore::new(client, &cli.table, Duration::ZERO);
-            let revoked = store
-                .revoke_all_for_user(&user_id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let revoked = store(Duration::ZERO).revoke_all_for_user(&user_id).await?;
             eprintln!("revoked {revoked} live sessions of {user_id}");
         }
     }
