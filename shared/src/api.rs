@@ -3,13 +3,15 @@
 
 use lambda_http::http::header::{
     HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE,
+    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
 };
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::corbado::{CorbadoError, VerificationResult};
+use crate::deadline::Deadline;
 use crate::secret::SecretError;
 use crate::session::{SessionError, SessionToken};
 use crate::signed_data::SignedDataError;
@@ -207,6 +209,12 @@ impl ApiError {
     }
 }
 
+impl From<AmbiguousCookie> for ApiError {
+    fn from(_: AmbiguousCookie) -> Self {
+        Self::SessionAmbiguous
+    }
+}
+
 impl From<SecretError> for ApiError {
     fn from(err: SecretError) -> Self {
         Self::Corbado(CorbadoError::Secret(err))
@@ -247,27 +255,67 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
     })
 }
 
-/// The value of the cookie called `name` in the request's `Cookie` headers, read as
-/// bytes: other cookies on the site may hold any bytes (`pref=José`), and what they hold
-/// must not hide ours. Two cookies of that name are refused: a sibling subdomain can
-/// plant one, and guessing which is ours could log the user into someone else's session.
-pub fn cookie<'r>(request: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
-    find_cookie(
-        request
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .map(HeaderValue::as_bytes),
-        name,
-    )
+/// What the runtime ([`crate::runtime`]) reads from the API Gateway event itself, as
+/// API Gateway sent it, before lambda_http converts the event into a request:
+/// - the cookies: lambda_http joins `cookies` into one `Cookie` header and drops it whole
+///   when one cookie holds a byte a header cannot, which would hide ours behind another
+///   site cookie's (and the authorizer reads the event's cookies itself);
+/// - the path, which the runtime may have to leave out of the request's URI;
+/// - the deadline every phase of the request draws from.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    /// `rawPath`, else `requestContext.http.path`.
+    pub path: String,
+    /// The event's `cookies` entries, else its `Cookie` header values.
+    pub cookies: Vec<String>,
+    pub deadline: Deadline,
 }
 
-/// [`cookie`] over `Cookie` header values as bytes, wherever they come from (the
-/// authorizer reads them from its own event).
+impl Invocation {
+    /// What the runtime put into `request`, else what the request itself says (a request
+    /// built without the runtime, as by the fuzz targets).
+    pub fn of(request: &Request) -> std::borrow::Cow<'_, Self> {
+        if let Some(invocation) = request.extensions().get::<Self>() {
+            return std::borrow::Cow::Borrowed(invocation);
+        }
+        let lambda_deadline_ms = request
+            .lambda_context_ref()
+            .map_or(0, |context| context.deadline);
+        std::borrow::Cow::Owned(Self {
+            path: request.uri().path().to_owned(),
+            cookies: request
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect(),
+            deadline: Deadline::for_invocation(lambda_deadline_ms),
+        })
+    }
+}
+
+/// Why a request's cookies name no single session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("more than one cookie of the session's name")]
+pub struct AmbiguousCookie;
+
+/// The value of the cookie called `name` among the request's cookies, read as bytes:
+/// other cookies on the site may hold any bytes (`pref=José`, a control character), and
+/// what they hold must not hide ours. Two cookies of that name are refused: a sibling
+/// subdomain can plant one, and guessing which is ours could log the user into someone
+/// else's session.
+pub fn cookie(request: &Request, name: &str) -> Result<Option<String>, AmbiguousCookie> {
+    let invocation = Invocation::of(request);
+    find_cookie(invocation.cookies.iter().map(|c| c.as_bytes()), name)
+        .map(|found| found.map(str::to_owned))
+}
+
+/// [`cookie`] over cookie entries or `Cookie` header values as bytes, wherever they
+/// come from (the authorizer reads them from its own event).
 pub fn find_cookie<'h>(
     headers: impl IntoIterator<Item = &'h [u8]>,
     name: &str,
-) -> Result<Option<&'h str>, ApiError> {
+) -> Result<Option<&'h str>, AmbiguousCookie> {
     let mut found = None;
     let pairs = headers
         .into_iter()
@@ -281,7 +329,7 @@ pub fn find_cookie<'h>(
             continue;
         }
         if found.is_some() {
-            return Err(ApiError::SessionAmbiguous);
+            return Err(AmbiguousCookie);
         }
         // A value that is not text cannot be a token of ours: it reads as an unknown session.
         let value = std::str::from_utf8(value).unwrap_or_default();
@@ -327,6 +375,13 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // API Gateway adds neither: no sniffing a JSON answer into something else, and no
+    // plain-HTTP request to this host for two years (HTTP APIs serve HTTPS only anyway).
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000"),
+    );
     response
 }
 

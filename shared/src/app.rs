@@ -1,7 +1,7 @@
 //! The two core endpoints. An [`App`] is built once per execution environment and
 //! serves every invocation that environment receives.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_http::http::header::ORIGIN;
@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::api::{self, ApiError, CreateConnectTokenBody, VerifySignedPasskeyDataBody};
+use crate::api::{self, ApiError, CreateConnectTokenBody, Invocation, VerifySignedPasskeyDataBody};
 use crate::config::{Config, ConfigError};
 use crate::corbado::{
     CallPolicy, ConnectTokenRequest, ConnectTokenType, CorbadoClient, VerificationResult,
@@ -29,10 +29,14 @@ pub enum InitError {
     HttpClient(#[from] reqwest::Error),
 }
 
+/// What a login keeps back from Corbado's call for writing the session after it: a
+/// transaction up to the SDK's operation timeout, then the read-back of an ambiguous write.
+const SESSION_WRITE_RESERVE: Duration = Duration::from_millis(4500);
+
 /// The AWS SDK configuration the functions run with: the standard environment
 /// (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials) and timeouts that end
-/// DynamoDB and Secrets Manager calls in time for the function to answer; with
-/// Corbado's 8 s budget, a request stays under the 15 s function timeout.
+/// DynamoDB and Secrets Manager calls in time for the function to answer. Each request
+/// also has one deadline ([`crate::deadline`]) that cuts off whatever runs longer.
 pub async fn aws_sdk_config() -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
@@ -162,7 +166,7 @@ impl App {
     /// `POST /auth/createConnectToken`
     pub async fn create_connect_token(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let mut record = RequestRecord::default();
+        let mut record = RequestRecord::bounded_by(Invocation::of(&request).deadline);
         let outcome = self.try_create_connect_token(&request, &mut record).await;
         self.edge.finish(
             Endpoint::CreateConnectToken,
@@ -176,7 +180,7 @@ impl App {
     /// `POST /auth/verifySignedPasskeyData`
     pub async fn verify_signed_passkey_data(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let mut record = RequestRecord::default();
+        let mut record = RequestRecord::bounded_by(Invocation::of(&request).deadline);
         let outcome = self
             .try_verify_signed_passkey_data(&request, &mut record)
             .await;
@@ -206,16 +210,17 @@ impl App {
             self.edge.check_origin(request)?;
         }
         let token = SessionToken::parse(presented.token()).ok_or(ApiError::SessionInvalid)?;
+        record.session_ref = Some(token.reference());
         let session = record
             .dynamodb(self.sessions.find(&token))
             .await?
             .ok_or(ApiError::SessionInvalid)?;
+        record.user_id = Some(session.user_id.clone());
 
+        let deadline = record.deadline();
+        let request = ConnectTokenRequest::for_session(kind, &session);
         let secret = record
-            .corbado(
-                self.corbado
-                    .create_connect_token(&ConnectTokenRequest::for_session(kind, &session)),
-            )
+            .corbado(self.corbado.create_connect_token(&request, deadline))
             .await?;
         Ok(api::json_response(
             StatusCode::OK,
@@ -246,8 +251,10 @@ impl App {
         let previous = self.edge.presented_token(request)?;
         let data = SignedPasskeyData::parse(body.signed_passkey_data)?;
 
+        // Corbado consumes the data: leave the session write the time it needs after.
+        let deadline = record.deadline().leaving(SESSION_WRITE_RESERVE);
         let result = record
-            .corbado(self.corbado.verify_signed_data(&data))
+            .corbado(self.corbado.verify_signed_data(&data, deadline))
             .await?;
         if result != VerificationResult::Success {
             return Err(ApiError::VerificationFailed(result));
@@ -264,9 +271,15 @@ impl App {
             corbado_user_id: claims.sub.clone(),
             credential_id: claims.credential.clone(),
         };
+        let deadline = record.deadline();
         let (token, session) = record
-            .dynamodb(self.sessions.create_replacing(new, previous.as_ref()))
+            .dynamodb(
+                self.sessions
+                    .create_replacing(new, previous.as_ref(), deadline),
+            )
             .await?;
+        record.user_id = Some(session.user_id);
+        record.session_ref = Some(token.reference());
         record.corbado_user_id = session.corbado_user_id;
         record.credential_id = session.credential_id;
         let ttl = self.sessions.ttl().as_secs();

@@ -102,10 +102,12 @@ impl Authorizer {
         let presented = api::find_cookie(cookie_headers(event), &self.0.edge.cookie_name)?
             .ok_or(ApiError::SessionRequired)?;
         let token = SessionToken::parse(presented).ok_or(ApiError::SessionInvalid)?;
+        record.session_ref = Some(token.reference());
         let session = record
             .dynamodb(self.0.sessions.find(&token))
             .await?
             .ok_or(ApiError::SessionInvalid)?;
+        record.user_id = Some(session.user_id.clone());
         Ok(AuthorizerContext {
             user_id: session.user_id,
             display_name: session.display_name,
@@ -114,7 +116,8 @@ impl Authorizer {
 }
 
 /// The event's cookies, as `Cookie` header values: payload 2.0 puts them in `cookies`,
-/// one per entry; an event without that field may still carry a `cookie` header.
+/// one per entry; an event without that field may still carry a `cookie` header. The
+/// same rule as the HTTP functions' ([`crate::api::Invocation`]).
 fn cookie_headers(event: &Value) -> Vec<&[u8]> {
     let cookies = strings(event.get("cookies"));
     if !cookies.is_empty() {

@@ -2,13 +2,14 @@
 
 use std::error::Error as _;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProjectId;
+use crate::deadline::Deadline;
 use crate::secret::{ApiSecret, SecretCache, SecretError};
 use crate::session::Session;
 use crate::signed_data::SignedPasskeyData;
@@ -255,10 +256,12 @@ impl CorbadoClient {
     pub async fn create_connect_token(
         &self,
         request: &ConnectTokenRequest<'_>,
+        deadline: Deadline,
     ) -> Result<SecretString, CorbadoError> {
+        let url = &self.connect_tokens_url;
         decode_connect_token(
             &self
-                .post(&self.connect_tokens_url, request, Resend::AnyFailure)
+                .post(url, request, Resend::AnyFailure, deadline)
                 .await?,
         )
     }
@@ -267,6 +270,7 @@ impl CorbadoClient {
     pub async fn verify_signed_data(
         &self,
         data: &SignedPasskeyData,
+        deadline: Deadline,
     ) -> Result<VerificationResult, CorbadoError> {
         #[derive(Serialize)]
         struct Request<'a> {
@@ -278,27 +282,28 @@ impl CorbadoClient {
             signed_passkey_data: data.expose(),
             username: &data.claims().webauthn_id,
         };
+        let url = &self.verify_signed_data_url;
         decode_verification(
             &self
-                .post(&self.verify_signed_data_url, &request, Resend::Undelivered)
+                .post(url, &request, Resend::Undelivered, deadline)
                 .await?,
         )
     }
 
     /// Sends the request and returns the body of a 2xx answer. The whole call,
-    /// retries included, ends within the policy's total budget.
+    /// retries included, ends within the policy's total budget and by `deadline`.
     async fn post<B: Serialize>(
         &self,
         url: &Url,
         body: &B,
         resend: Resend,
+        deadline: Deadline,
     ) -> Result<Vec<u8>, CorbadoError> {
-        tokio::time::timeout(
-            self.policy.total_budget,
-            self.post_with_retries(url, body, resend),
-        )
-        .await
-        .unwrap_or(Err(CorbadoError::Timeout))
+        let until = deadline.within(self.policy.total_budget);
+        until
+            .run(self.post_with_retries(url, body, resend, until))
+            .await
+            .unwrap_or(Err(CorbadoError::Timeout))
     }
 
     /// Retries what `resend` allows, with backoff. A 401 means the secret may
@@ -309,8 +314,8 @@ impl CorbadoClient {
         url: &Url,
         body: &B,
         resend: Resend,
+        until: Deadline,
     ) -> Result<Vec<u8>, CorbadoError> {
-        let started = Instant::now();
         let mut secret = self.secrets.current().await?;
         let mut secret_refreshed = false;
         let mut retries = 0;
@@ -325,7 +330,7 @@ impl CorbadoClient {
             };
             if retryable && retries < self.policy.max_retries {
                 let pause = self.policy.backoff(retries);
-                if started.elapsed() + pause < self.policy.total_budget {
+                if pause < until.remaining() {
                     retries += 1;
                     tracing::warn!(
                         retry = retries,

@@ -10,8 +10,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::api::{self, ApiError};
 use crate::config::{ConfigError, SessionConfig};
+use crate::deadline::Deadline;
 use crate::metrics::{self, millis, Metrics, MetricsSink, RequestOutcome};
-use crate::session::SessionStore;
+use crate::session::{SessionError, SessionStore};
 
 /// The endpoints this crate serves: the `Endpoint` of logs and metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +59,12 @@ pub trait Routes: Sync {
     fn refuse(&self, endpoint: Endpoint, request_id: &str, error: ApiError) -> Response<Body>;
 }
 
-/// What one request did, gathered for its summary log line and its metrics.
+/// What one request did, gathered for its summary log line and its metrics; and the
+/// deadline its upstream calls are cut off at.
 #[derive(Default)]
 pub(crate) struct RequestRecord {
+    /// None: calls are bounded only by their own timeouts (a refusal makes none).
+    pub deadline: Option<Deadline>,
     pub corbado: Option<Duration>,
     pub dynamodb: Option<Duration>,
     pub token_type: Option<&'static str>,
@@ -69,15 +73,38 @@ pub(crate) struct RequestRecord {
     pub presented_session_revoked: bool,
     /// How many sessions a logout ended.
     pub sessions_revoked: Option<usize>,
+    /// Whose session the request used or ended: the audit trail of logins and logouts.
+    pub user_id: Option<String>,
+    /// The session's [`crate::SessionToken::reference`]; never the token.
+    pub session_ref: Option<String>,
 }
 
 impl RequestRecord {
+    pub fn bounded_by(deadline: Deadline) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..Self::default()
+        }
+    }
+
+    /// The deadline a phase draws on; without one, the function's whole timeout.
+    pub fn deadline(&self) -> Deadline {
+        self.deadline.unwrap_or_else(|| Deadline::for_invocation(0))
+    }
+
     pub async fn corbado<T>(&mut self, call: impl Future<Output = T>) -> T {
         timed(&mut self.corbado, call).await
     }
 
-    pub async fn dynamodb<T>(&mut self, call: impl Future<Output = T>) -> T {
-        timed(&mut self.dynamodb, call).await
+    /// A DynamoDB phase, timed, and cut off at the request's deadline.
+    pub async fn dynamodb<T>(
+        &mut self,
+        call: impl Future<Output = Result<T, SessionError>>,
+    ) -> Result<T, SessionError> {
+        let deadline = self.deadline();
+        timed(&mut self.dynamodb, deadline.run(call))
+            .await
+            .unwrap_or_else(|passed| Err(passed.into()))
     }
 }
 
@@ -97,15 +124,15 @@ pub(crate) fn request_id(request: &Request) -> &str {
 }
 
 /// Where a request's session token came from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Presented<'r> {
-    Cookie(&'r str),
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Presented {
+    Cookie(String),
     /// `Authorization: Bearer …`, from native apps that hold the token themselves.
-    Bearer(&'r str),
+    Bearer(String),
 }
 
-impl<'r> Presented<'r> {
-    pub fn token(self) -> &'r str {
+impl Presented {
+    pub fn token(&self) -> &str {
         match self {
             Self::Cookie(t) | Self::Bearer(t) => t,
         }
@@ -173,15 +200,12 @@ impl Edge {
 
     /// The session token the request presents: a bearer token (native apps,
     /// only when enabled) or else the session cookie.
-    pub fn presented_token<'r>(
-        &self,
-        request: &'r Request,
-    ) -> Result<Option<Presented<'r>>, ApiError> {
+    pub fn presented_token(&self, request: &Request) -> Result<Option<Presented>, ApiError> {
         if let Some(bearer) = api::bearer_token(request) {
             if !self.native_app_sessions {
                 return Err(ApiError::NativeSessionsDisabled);
             }
-            return Ok(Some(Presented::Bearer(bearer)));
+            return Ok(Some(Presented::Bearer(bearer.to_owned())));
         }
         Ok(api::cookie(request, &self.cookie_name)?.map(Presented::Cookie))
     }
@@ -262,6 +286,8 @@ impl Edge {
                     credential_id = record.credential_id.as_deref(),
                     presented_session_revoked = record.presented_session_revoked.then_some(true),
                     sessions_revoked = record.sessions_revoked,
+                    user_id = record.user_id.as_deref(),
+                    session_ref = record.session_ref.as_deref(),
                     reason = error.map(tracing::field::display),
                     $message
                 )

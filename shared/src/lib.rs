@@ -14,6 +14,7 @@ mod app;
 pub mod authorizer;
 pub mod config;
 pub mod corbado;
+pub mod deadline;
 mod edge;
 pub mod logging;
 pub mod metrics;

@@ -7,7 +7,8 @@
 //! query) and on a body flagged base64 that is not. A process that panics is torn down
 //! with its execution environment, and the next request pays a cold start. So the event
 //! is read here first: unreadable headers are dropped, parts of the URI that would not
-//! parse are left out (the handlers never read the URI), a body that is not base64 is
+//! parse are left out (the handlers read the path, the cookies and the deadline from
+//! [`Invocation`], never from the URI or the `Cookie` header), a body that is not base64 is
 //! refused, and any panic that remains becomes a `500 internal_error` answer while the
 //! process goes on serving.
 
@@ -18,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::FutureExt;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use lambda_http::http::header::HOST;
+use lambda_http::http::header::{COOKIE, HOST};
 use lambda_http::http::{HeaderName, HeaderValue, Uri};
 use lambda_http::lambda_runtime::{self, Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
@@ -27,8 +28,9 @@ use reqwest::Url;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Invocation};
 use crate::authorizer::{Authorizer, AuthorizerFailed};
+use crate::deadline::Deadline;
 use crate::edge::{Endpoint, Routes};
 
 /// Serves `endpoint` until Lambda ends the execution environment.
@@ -50,12 +52,17 @@ pub async fn handle(
 ) -> impl serde::Serialize + Send {
     let LambdaEvent { payload, context } = event;
     let request_id = context.request_id.clone();
-    let refusal = match read_event(payload.get()) {
-        Ok(payload) => {
+    let deadline = Deadline::for_invocation(context.deadline);
+    let refusal = match read_event(payload.get(), deadline) {
+        Ok((payload, invocation)) => {
             let answered = AssertUnwindSafe(async {
+                let mut invocation = Some(invocation);
                 // lambda_http's own event → request → response conversion, as `lambda_http::run` uses it.
-                let mut adapter = Adapter::from(service_fn(|request: Request| async move {
-                    Ok::<_, Infallible>(app.handle(endpoint, request).await)
+                let mut adapter = Adapter::from(service_fn(|mut request: Request| {
+                    if let Some(invocation) = invocation.take() {
+                        request.extensions_mut().insert(invocation);
+                    }
+                    async move { Ok::<_, Infallible>(app.handle(endpoint, request).await) }
                 }));
                 adapter.call(LambdaEvent::new(payload, context)).await
             })
@@ -114,8 +121,9 @@ pub async fn authorize(
     Ok(serde_json::to_value(response).unwrap_or_default())
 }
 
-/// The API Gateway event, made safe for lambda_http to convert.
-fn read_event(raw: &str) -> Result<LambdaRequest, ApiError> {
+/// The API Gateway event, made safe for lambda_http to convert, and what the handlers
+/// read from the event itself ([`Invocation`]).
+fn read_event(raw: &str, deadline: Deadline) -> Result<(LambdaRequest, Invocation), ApiError> {
     let mut request = serde_json::from_str::<LambdaRequest>(raw).or_else(|_| {
         // The slow path, for events lambda_http refuses whole: drop the headers it cannot hold.
         let mut event: Value = serde_json::from_str(raw).map_err(|_| ApiError::MalformedEvent)?;
@@ -130,7 +138,12 @@ fn read_event(raw: &str) -> Result<LambdaRequest, ApiError> {
         serde_json::from_value(event).map_err(|_| ApiError::MalformedEvent)
     })?;
     let LambdaRequest::ApiGatewayV2(event) = &mut request else {
-        return Ok(request);
+        let invocation = Invocation {
+            path: String::new(),
+            cookies: Vec::new(),
+            deadline,
+        };
+        return Ok((request, invocation));
     };
     if event.is_base64_encoded
         && event
@@ -140,13 +153,31 @@ fn read_event(raw: &str) -> Result<LambdaRequest, ApiError> {
     {
         return Err(ApiError::MalformedJson);
     }
+    let invocation = Invocation {
+        path: event
+            .raw_path
+            .clone()
+            .or_else(|| event.request_context.http.path.clone())
+            .unwrap_or_default(),
+        cookies: match &event.cookies {
+            Some(cookies) if !cookies.is_empty() => cookies.clone(),
+            _ => event
+                .headers
+                .get_all(COOKIE)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect(),
+        },
+        deadline,
+    };
     leave_out_what_would_not_parse_as_a_uri(event);
-    Ok(request)
+    Ok((request, invocation))
 }
 
 /// `Host`, `X-Forwarded-Proto`, the domain name, the stage, the path and the query make
-/// the request's URI, which lambda_http builds with `unwrap`. The handlers never read it:
-/// when it would not build, those parts are left out and the path is `/`.
+/// the request's URI, which lambda_http builds with `unwrap`. The handlers read the path
+/// from [`Invocation`], never from the URI: when it would not build, those parts are left
+/// out and the URI's path is `/`.
 fn leave_out_what_would_not_parse_as_a_uri(event: &mut ApiGatewayV2httpRequest) {
     if uri_builds(event) {
         return;

@@ -13,6 +13,8 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::deadline::Deadline;
+
 /// Attribute names of the sessions table. The SAM template's key schema and
 /// TTL attribute must use the same names.
 pub mod attr {
@@ -64,6 +66,12 @@ const TRANSACTION_BACKOFF: Duration = Duration::from_millis(25);
 /// timeout a login stays well inside the function's own timeout.
 const TRANSACTION_BUDGET: Duration = Duration::from_secs(2);
 
+/// What a session write leaves for reading the key back when the write's outcome is
+/// unknown: one attempt of the SDK's (`aws_sdk_config`).
+const READ_BACK_RESERVE: Duration = Duration::from_millis(1500);
+/// How long [`SessionStore::create`] may take, for callers without a request deadline.
+const CREATE_BUDGET: Duration = Duration::from_secs(5);
+
 const TOKEN_BYTES: usize = 32;
 /// Length of the unpadded base64url encoding of [`TOKEN_BYTES`].
 const TOKEN_CHARS: usize = 43;
@@ -87,6 +95,8 @@ pub enum SessionError {
     Corrupt(&'static str),
     #[error("a session with this key exists already")]
     Collision,
+    #[error("the sessions table did not answer before the request's deadline")]
+    DeadlinePassed(#[from] crate::deadline::DeadlinePassed),
     #[error(
         "ended {revoked} sessions, but {remaining} are still alive after retries: {last_error}"
     )]
@@ -125,6 +135,17 @@ impl SessionToken {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+
+    /// What logs name the session by: the key's first 16 hex digits, which open nothing
+    /// and tell sessions apart (`connect-session list` shows the same).
+    pub fn reference(&self) -> String {
+        session_reference(&self.key()).to_owned()
+    }
+}
+
+/// The first 16 hex digits of a session key: [`SessionToken::reference`].
+pub fn session_reference(key: &str) -> &str {
+    key.get(..16).unwrap_or(key)
 }
 
 /// What the caller knows about the user when a session is opened.
@@ -196,16 +217,19 @@ impl SessionStore {
     /// Writes a new session under a fresh token. The write is conditional on
     /// the key being unused, so no existing item is ever overwritten.
     pub async fn create(&self, new: NewSession) -> Result<(SessionToken, Session), SessionError> {
-        self.create_replacing(new, None).await
+        self.create_replacing(new, None, Deadline::after(CREATE_BUDGET))
+            .await
     }
 
     /// [`SessionStore::create`], and when `previous` is given, deletes that
     /// session in the same transaction: either both happen or neither, so a
-    /// failed login never leaves the client without the session it had.
+    /// failed login never leaves the client without the session it had. Ends by
+    /// `deadline`, the read-back of an ambiguous write included.
     pub async fn create_replacing(
         &self,
         new: NewSession,
         previous: Option<&SessionToken>,
+        deadline: Deadline,
     ) -> Result<(SessionToken, Session), SessionError> {
         let token = SessionToken::generate()?;
         let created_at = now_epoch_seconds();
@@ -241,7 +265,11 @@ impl SessionStore {
                 item.insert(name.to_owned(), AttributeValue::S(value.clone()));
             }
         }
-        let written = self.write(item, previous).await;
+        let written = deadline
+            .leaving(READ_BACK_RESERVE)
+            .run(self.write(item, previous))
+            .await
+            .unwrap_or_else(|passed| Err(passed.into()));
         match written {
             Ok(()) => Ok((token, session)),
             // A write whose reply was lost is retried by the SDK, and the retry then fails
@@ -249,12 +277,12 @@ impl SessionStore {
             // write that landed. The key hashes a token made for this call, so finding it
             // holding this session means the write committed (and, in a transaction, the
             // delete with it): the login stands.
-            Err(err) => match self.holds(&token, &session).await {
-                Ok(true) => {
+            Err(err) => match deadline.run(self.holds(&token, &session)).await {
+                Ok(Ok(true)) => {
                     tracing::warn!(error = %err, "session write reported failure but had committed");
                     Ok((token, session))
                 }
-                Ok(false) | Err(_) => Err(err),
+                Ok(Ok(false) | Err(_)) | Err(_) => Err(err),
             },
         }
     }
@@ -369,8 +397,8 @@ impl SessionStore {
         Ok(self.stored(token).await?.filter(|s| s.expires_at > now))
     }
 
-    /// Deletes the session; returns whether one existed.
-    pub async fn revoke(&self, token: &SessionToken) -> Result<bool, SessionError> {
+    /// Deletes the session; returns the user id of the session it ended, if one existed.
+    pub async fn revoke(&self, token: &SessionToken) -> Result<Option<String>, SessionError> {
         self.delete_key(&token.key()).await
     }
 
@@ -421,7 +449,7 @@ impl SessionStore {
             pending = Vec::new();
             for (key, live, deleted) in outcomes {
                 match deleted {
-                    Ok(existed) => revoked += usize::from(existed && live),
+                    Ok(existed) => revoked += usize::from(existed.is_some() && live),
                     Err(err) => {
                         last_error = Some(err);
                         pending.push((key, live));
@@ -463,8 +491,8 @@ impl SessionStore {
             .map_err(store_error)
     }
 
-    /// Deletes the session stored under `key`; returns whether one existed.
-    async fn delete_key(&self, key: &str) -> Result<bool, SessionError> {
+    /// Deletes the session stored under `key`; returns its user id, if one existed.
+    async fn delete_key(&self, key: &str) -> Result<Option<String>, SessionError> {
         let output = self
             .client
             .delete_item()
@@ -474,7 +502,10 @@ impl SessionStore {
             .send()
             .await
             .map_err(store_error)?;
-        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+        Ok(output
+            .attributes
+            .filter(|a| !a.is_empty())
+            .map(|a| item_string(&a, attr::USER_ID).unwrap_or_default()))
     }
 }
 

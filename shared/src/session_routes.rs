@@ -3,9 +3,13 @@
 //!
 //! - `GET /auth/session`: `200 {"userId", "displayName"?, "expiresAt"}` for a live session,
 //!   else `401`. The cookie is `HttpOnly`, so this is how a page learns it is logged in.
-//! - `DELETE /auth/session`: ends the presented session and clears the cookie. Always
-//!   `200` when it gets that far: logging out twice, or without a session, is no error.
+//! - `DELETE /auth/session`: ends the cookie's session (and a native app's bearer token's)
+//!   and clears the cookie. Always `200` when it gets that far: logging out twice, or
+//!   without a session, is no error.
 //! - `DELETE /auth/sessions`: ends every session of the presented session's user.
+//!
+//! A dead session cookie (unknown, expired, not a token) gets its `401` with the clearing
+//! cookie, so the browser stops sending it.
 
 use std::time::Instant;
 
@@ -13,7 +17,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Invocation};
 use crate::edge::{request_id, Endpoint, Presented, RequestRecord, Routes, SessionParts};
 use crate::session::{Session, SessionToken};
 
@@ -49,10 +53,12 @@ struct LogoutEverywhereResponse {
 }
 
 impl SessionRoutes {
-    /// Which of the three routes a request is for: by method, and by the path's last
-    /// segment (`session` or `sessions`), whatever stage or prefix precedes it.
+    /// Which of the three routes a request is for: by method, and by the last segment of
+    /// the path API Gateway sent (`session` or `sessions`), whatever stage or prefix
+    /// precedes it. Not by the request's URI, which the runtime may have had to cut short.
     fn route(request: &Request) -> Result<Endpoint, ApiError> {
-        let path = request.uri().path().trim_end_matches('/');
+        let invocation = Invocation::of(request);
+        let path = invocation.path.trim_end_matches('/');
         let all = path.ends_with("/sessions");
         if !all && !path.ends_with("/session") {
             return Err(ApiError::NotFound);
@@ -68,33 +74,46 @@ impl SessionRoutes {
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let mut record = RequestRecord::default();
+        let mut record = RequestRecord::bounded_by(Invocation::of(&request).deadline);
+        let presented = self.0.edge.presented_token(&request);
+        let cookie_presented = matches!(presented, Ok(Some(Presented::Cookie(_))));
         let (endpoint, outcome) = match Self::route(&request) {
             Ok(endpoint) => (
                 endpoint,
-                self.try_handle(endpoint, &request, &mut record).await,
+                self.try_handle(endpoint, &request, presented, &mut record)
+                    .await,
             ),
             Err(err) => (Endpoint::Session, Err(err)),
         };
-        self.0
+        // A dead session cookie (unknown, expired, not a token) leaves the browser with its
+        // 401, instead of riding along on every request until it expires.
+        let dead_cookie = cookie_presented && matches!(outcome, Err(ApiError::SessionInvalid));
+        let response = self
+            .0
             .edge
-            .finish(endpoint, request_id(&request), started, record, outcome)
+            .finish(endpoint, request_id(&request), started, record, outcome);
+        if dead_cookie {
+            api::with_cookie(response, api::clearing_cookie(&self.0.edge.cookie_name))
+        } else {
+            response
+        }
     }
 
     async fn try_handle(
         &self,
         endpoint: Endpoint,
         request: &Request,
+        presented: Result<Option<Presented>, ApiError>,
         record: &mut RequestRecord,
     ) -> Result<Response<Body>, ApiError> {
         match endpoint {
             Endpoint::Session => {
-                let presented = self.presented(request)?;
+                let presented = presented?.ok_or(ApiError::SessionRequired)?;
                 // Browsers attach cookies to cross-site requests; bearer tokens they never attach.
                 if matches!(presented, Presented::Cookie(_)) {
                     self.0.edge.check_origin(request)?;
                 }
-                let (_, session) = self.live_session(presented, record).await?;
+                let (_, session) = self.live_session(&presented, record).await?;
                 Ok(api::json_response(
                     StatusCode::OK,
                     &SessionResponse {
@@ -108,32 +127,36 @@ impl SessionRoutes {
             Endpoint::LogoutEverywhere => {
                 // A cross-site page must not end the user's sessions.
                 self.0.edge.check_origin(request)?;
-                let presented = self.presented(request)?;
-                let (token, session) = self.live_session(presented, record).await?;
+                let presented = presented?.ok_or(ApiError::SessionRequired)?;
+                let (token, session) = self.live_session(&presented, record).await?;
                 let revoked = record
                     .dynamodb(self.0.sessions.revoke_all_for_user(&session.user_id))
                     .await?;
                 // The index lags the table: the presented session is ended by its key too.
                 let ended_by_key = record.dynamodb(self.0.sessions.revoke(&token)).await?;
-                let revoked = revoked + usize::from(ended_by_key);
+                let revoked = revoked + usize::from(ended_by_key.is_some());
                 record.sessions_revoked = Some(revoked);
-                Ok(self.clearing_cookie(
-                    Some(presented),
-                    api::json_response(
-                        StatusCode::OK,
-                        &LogoutEverywhereResponse {
-                            success: true,
-                            revoked,
-                        },
-                    ),
-                ))
+                let body = api::json_response(
+                    StatusCode::OK,
+                    &LogoutEverywhereResponse {
+                        success: true,
+                        revoked,
+                    },
+                );
+                Ok(match presented {
+                    Presented::Bearer(_) => body,
+                    Presented::Cookie(_) => self.clearing_cookie(body),
+                })
             }
             _ => Err(ApiError::NotFound),
         }
     }
 
-    /// Idempotent: no session, or one that is unknown, expired or malformed, still ends
-    /// in `200` and a cleared cookie, so a logout button always works.
+    /// Ends the session of the cookie and clears the cookie, whatever else the request
+    /// carries: an `Authorization` header (a global fetch wrapper adds one) is no reason
+    /// to leave the user logged in. A bearer token of a native app, where those are on,
+    /// ends too. Idempotent: no session, or one that is unknown, expired or malformed,
+    /// still ends in `200`, so a logout button always works.
     async fn logout(
         &self,
         request: &Request,
@@ -141,51 +164,55 @@ impl SessionRoutes {
     ) -> Result<Response<Body>, ApiError> {
         // A cross-site page must not log the user out.
         self.0.edge.check_origin(request)?;
-        let presented = match self.0.edge.presented_token(request) {
-            Ok(presented) => presented,
-            // Two cookies of our name: clear ours, end neither (either may be planted).
-            Err(ApiError::SessionAmbiguous) => None,
-            Err(err) => return Err(err),
-        };
-        if let Some(token) = presented.and_then(|p| SessionToken::parse(p.token())) {
-            let revoked = record.dynamodb(self.0.sessions.revoke(&token)).await?;
-            record.sessions_revoked = Some(usize::from(revoked));
+        let edge = &self.0.edge;
+        // Two cookies of our name: clear ours, end neither (either may be planted).
+        let cookie = api::cookie(request, &edge.cookie_name);
+        let cookie_sent = !matches!(cookie, Ok(None));
+        let cookie = cookie.ok().flatten();
+        let bearer = api::bearer_token(request).filter(|_| edge.native_app_sessions);
+        let tokens = [cookie.as_deref(), bearer]
+            .into_iter()
+            .flatten()
+            .filter_map(SessionToken::parse);
+        let mut revoked = 0;
+        let mut references = Vec::new();
+        for token in tokens {
+            references.push(token.reference());
+            if let Some(user_id) = record.dynamodb(self.0.sessions.revoke(&token)).await? {
+                revoked += 1;
+                record.user_id = Some(user_id);
+            }
         }
+        record.sessions_revoked = Some(revoked);
+        record.session_ref = Some(references.join(",")).filter(|r| !r.is_empty());
         let body = api::json_response(StatusCode::OK, &LogoutResponse { success: true });
-        Ok(self.clearing_cookie(presented, body))
+        // A native app's own logout has no cookie to clear.
+        let bearer_only = !cookie_sent && bearer.is_some();
+        Ok(if bearer_only {
+            body
+        } else {
+            self.clearing_cookie(body)
+        })
     }
 
-    /// The clearing `Set-Cookie`, except for native apps, which hold no cookie.
-    fn clearing_cookie(
-        &self,
-        presented: Option<Presented>,
-        response: Response<Body>,
-    ) -> Response<Body> {
-        match presented {
-            Some(Presented::Bearer(_)) => response,
-            _ => api::with_cookie(response, api::clearing_cookie(&self.0.edge.cookie_name)),
-        }
+    fn clearing_cookie(&self, response: Response<Body>) -> Response<Body> {
+        api::with_cookie(response, api::clearing_cookie(&self.0.edge.cookie_name))
     }
 
-    /// The session token the request presents, or `session_required`.
-    fn presented<'r>(&self, request: &'r Request) -> Result<Presented<'r>, ApiError> {
-        self.0
-            .edge
-            .presented_token(request)?
-            .ok_or(ApiError::SessionRequired)
-    }
-
-    /// The live session of the presented token, and the token, or why there is none.
+    /// The live session of the presented token, and the token, or why there is none; the
+    /// summary line names its user and reference.
     async fn live_session(
         &self,
-        presented: Presented<'_>,
+        presented: &Presented,
         record: &mut RequestRecord,
     ) -> Result<(SessionToken, Session), ApiError> {
         let token = SessionToken::parse(presented.token()).ok_or(ApiError::SessionInvalid)?;
+        record.session_ref = Some(token.reference());
         let session = record
             .dynamodb(self.0.sessions.find(&token))
             .await?
             .ok_or(ApiError::SessionInvalid)?;
+        record.user_id = Some(session.user_id.clone());
         Ok((token, session))
     }
 }

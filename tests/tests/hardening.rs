@@ -436,12 +436,12 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
             401,
             "session_invalid",
         ),
-        // lambda_http drops a cookie header that is not a valid header value.
+        // Read from the event's cookies as bytes, as the authorizer reads them.
         (
             "cookie with CRLF",
             list_event().cookie(&format!("{COOKIE_NAME}=abc\r\nSet-Cookie: x=y")),
             401,
-            "session_required",
+            "session_invalid",
         ),
         (
             "empty cookie value",
@@ -480,7 +480,7 @@ async fn hostile_requests_get_documented_errors_and_write_nothing() {
         reply.assert_case_error(name, status, code);
         assert!(
             reply.headers.get("set-cookie").is_none()
-                && reply.raw["headers"].as_object().unwrap().len() <= 3,
+                && reply.raw["headers"].as_object().unwrap().len() <= 5,
             "{name}: {:?}",
             reply.headers
         );
@@ -619,4 +619,111 @@ async fn events_lambda_http_would_refuse_whole_get_json_answers() {
     event.json["headers"] = json!("not a header map");
     t.invoke(event).await.assert_error(400, "malformed_request");
     assert_eq!(t.items().await.len(), 1);
+}
+
+#[tokio::test]
+async fn every_function_reads_the_session_cookie_the_same_way() {
+    let t = TestApp::start().await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 1).await;
+    // lambda_http drops the whole Cookie header when one cookie holds a control
+    // character; the authorizer reads the event's cookies itself. Both must agree.
+    let odd = "x=\u{1}";
+    let reply = t.invoke(list_event().cookie(odd).session(&session)).await;
+    assert_eq!(reply.status, 200, "createConnectToken: {:?}", reply.raw);
+    let who = Event::bodyless(Endpoint::Session)
+        .cookie(odd)
+        .session(&session);
+    let reply = t.invoke(who).await;
+    assert_eq!(reply.body["userId"], "user-42", "session: {:?}", reply.raw);
+    let authorized = t
+        .authorize(
+            Event::bodyless(Endpoint::Authorizer)
+                .cookie(odd)
+                .session(&session),
+        )
+        .await;
+    assert_eq!(authorized.unwrap()["isAuthorized"], true);
+
+    // A second cookie of our name, holding a control character: ambiguous everywhere.
+    let planted = format!("{COOKIE_NAME}=planted\u{1}");
+    t.invoke(list_event().session(&session).cookie(&planted))
+        .await
+        .assert_error(401, "session_ambiguous");
+    let who = Event::bodyless(Endpoint::Session)
+        .session(&session)
+        .cookie(&planted);
+    t.invoke(who).await.assert_error(401, "session_ambiguous");
+    let denied = t
+        .authorize(
+            Event::bodyless(Endpoint::Authorizer)
+                .session(&session)
+                .cookie(&planted),
+        )
+        .await;
+    assert_eq!(denied.unwrap()["isAuthorized"], false);
+
+    // Logout finds the session beside the odd cookie, and ends it.
+    let logout = Event::bodyless(Endpoint::Logout)
+        .cookie(odd)
+        .session(&session);
+    let reply = t.invoke(logout).await;
+    assert_eq!(reply.status, 200, "logout: {:?}", reply.raw);
+    t.assert_table_empty().await;
+}
+
+#[tokio::test]
+async fn a_query_the_uri_cannot_hold_still_reaches_its_route() {
+    let t = TestApp::start().await;
+    for query in ["a=<b", "a b", "next=%zz\u{7f}"] {
+        let session = t.login("user-42", None).await;
+        let mut logout = Event::bodyless(Endpoint::Logout).session(&session);
+        logout.json["rawQueryString"] = json!(query);
+        let reply = t.invoke(logout).await;
+        assert_eq!(reply.status, 200, "{query:?}: {:?}", reply.raw);
+        assert_eq!(reply.cookies.len(), 1, "{query:?}: the clearing cookie");
+        t.assert_table_empty().await;
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let t = TestApp::start_panicking_once_in_dynamodb("DeleteItem").await;
+    let session = t.login("user-42", None).await;
+    expect_list_token(&t, "user-42", 1).await;
+    let mut unreadable = list_event().session(&session);
+    unreadable.json["headers"] = json!("not a header map");
+    let events = [
+        ("a connect token", list_event().session(&session)),
+        ("a refusal", list_event()),
+        ("an unreadable event", unreadable),
+        (
+            "who am I",
+            Event::bodyless(Endpoint::Session).session(&session),
+        ),
+        (
+            "a panic",
+            Event::bodyless(Endpoint::Logout).session(&session),
+        ),
+        (
+            "a logout",
+            Event::bodyless(Endpoint::Logout).session(&session),
+        ),
+        (
+            "a wrong method",
+            Event::bodyless(Endpoint::LogoutEverywhere).method("GET"),
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (case, event) in events {
+        let reply = t.invoke(event).await;
+        statuses.push(reply.status);
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff", "{case}");
+        assert_eq!(
+            reply.headers["strict-transport-security"], "max-age=63072000",
+            "{case}"
+        );
+        assert_eq!(reply.headers["cache-control"], "no-store", "{case}");
+    }
+    assert_eq!(statuses, [200, 401, 400, 200, 500, 200, 405]);
 }

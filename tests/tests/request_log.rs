@@ -1,11 +1,21 @@
 //! The one summary log line of each request: endpoint, outcome code, status,
-//! upstream latencies. Its own test binary because it installs the global
-//! log subscriber (a scoped one misses events under parallel tests).
+//! upstream latencies, and whose session it touched. Its own test binary, with one test
+//! that runs each case in turn, because it installs the global log subscriber (a scoped
+//! one misses events under parallel tests).
 
 use integration_tests::*;
 use serde_json::{json, Value};
 use wiremock::matchers::path;
 use wiremock::Mock;
+
+#[tokio::test]
+async fn summary_lines() {
+    let logs = CapturedLogs::install_json(tracing_subscriber::filter::LevelFilter::INFO);
+    each_request_logs_one_summary_line_with_endpoint_code_and_upstream_latencies(&logs).await;
+    session_routes_and_the_authorizer_name_the_user_and_the_session_they_touch(&logs).await;
+}
+
+const SUMMARIES: [&str; 3] = ["request completed", "request refused", "request failed"];
 
 /// The `fields` of each JSON log line whose message is one of `messages`.
 fn summaries(logs: &CapturedLogs, messages: &[&str]) -> Vec<Value> {
@@ -17,9 +27,9 @@ fn summaries(logs: &CapturedLogs, messages: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_latencies() {
-    let logs = CapturedLogs::install_json(tracing_subscriber::filter::LevelFilter::INFO);
+async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_latencies(
+    logs: &CapturedLogs,
+) {
     let t = TestApp::start().await;
     let session = t.login("user-10", None).await;
     t.expect_corbado(
@@ -65,10 +75,7 @@ async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_late
     .await
     .assert_error(502, "upstream_error");
 
-    let lines = summaries(
-        &logs,
-        &["request completed", "request refused", "request failed"],
-    );
+    let lines = summaries(logs, &SUMMARIES);
     assert_eq!(lines.len(), 3, "one summary per request: {lines:#?}");
     let number = |line: &Value, field: &str| line[field].as_f64().unwrap_or(-1.0);
     for line in &lines {
@@ -94,4 +101,60 @@ async fn each_request_logs_one_summary_line_with_endpoint_code_and_upstream_late
     assert!(failed["reason"].as_str().unwrap().contains("400"));
     // Corbado's request id of the failure, for their support.
     assert!(logs.text().contains("req-557650104455887358"));
+}
+
+async fn session_routes_and_the_authorizer_name_the_user_and_the_session_they_touch(
+    logs: &CapturedLogs,
+) {
+    let before = summaries(logs, &SUMMARIES).len();
+    let t = TestApp::start().await;
+    let first = t.login("user-20", None).await;
+    let second = t.login("user-20", None).await;
+    let third = t.login("user-20", None).await;
+    let reference =
+        |token: &connect_backend::SessionToken| session_key(token.expose())[..16].to_owned();
+
+    let authorized = t
+        .authorize(Event::bodyless(Endpoint::Authorizer).session(&first))
+        .await;
+    assert_eq!(authorized.unwrap()["isAuthorized"], true);
+    let reply = t
+        .invoke(Event::bodyless(Endpoint::Logout).session(&first))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    let reply = t
+        .invoke(Event::bodyless(Endpoint::LogoutEverywhere).session(&second))
+        .await;
+    assert_eq!(reply.body["revoked"], 2, "{:?}", reply.raw);
+    // The authorizer names whose session it refused, too.
+    let denied = t
+        .authorize(Event::bodyless(Endpoint::Authorizer).session(&third))
+        .await;
+    assert_eq!(denied.unwrap()["isAuthorized"], false);
+
+    let lines = summaries(logs, &SUMMARIES).split_off(before);
+    let named: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["endpoint"].as_str().unwrap_or("-"),
+                l["user_id"].as_str().unwrap_or("-"),
+                l["session_ref"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("authorizer", "user-20", reference(&first).as_str()),
+            ("logout", "user-20", reference(&first).as_str()),
+            ("logoutEverywhere", "user-20", reference(&second).as_str()),
+            ("authorizer", "-", reference(&third).as_str()),
+        ]
+    );
+    assert_eq!(lines[2]["sessions_revoked"], 2);
+    let text = logs.text();
+    for token in [&first, &second, &third] {
+        assert!(!text.contains(token.expose()), "a session token was logged");
+    }
 }

@@ -666,6 +666,7 @@ fn check(
             ));
         }
         Outcome::Died(how) => return Err(format!("the process died: {how}")),
+        Outcome::TimedOut => return Err("no answer before the invocation's deadline".into()),
     };
     let status = response["statusCode"]
         .as_u64()

@@ -60,23 +60,23 @@ async fn the_session_route_tells_the_page_who_is_logged_in() {
     assert!(reply.body.get("displayName").is_none(), "{:?}", reply.body);
 }
 
+/// A 401 `session_invalid` that also drops the dead cookie from the browser.
+fn assert_invalid_and_cleared(case: &str, reply: &Reply) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (401, "session_invalid"),
+        "{case}: {:?}",
+        reply.raw
+    );
+    assert_eq!(reply.cookies, [CLEARED], "{case}");
+}
+
 #[tokio::test]
 async fn the_session_route_answers_401_without_a_live_session() {
     let app = TestApp::start().await;
     app.invoke(who_am_i())
         .await
         .assert_error(401, "session_required");
-    app.invoke(who_am_i().session(&SessionToken::generate().unwrap()))
-        .await
-        .assert_error(401, "session_invalid");
-    app.invoke(who_am_i().cookie(&format!("{COOKIE_NAME}=not-a-token")))
-        .await
-        .assert_error(401, "session_invalid");
-    // Expired, though DynamoDB's TTL has not removed it yet.
-    let expired = app.expired_session("user-42").await;
-    app.invoke(who_am_i().session(&expired))
-        .await
-        .assert_error(401, "session_invalid");
     let token = app.login("user-42", None).await;
     app.invoke(
         who_am_i()
@@ -107,9 +107,8 @@ async fn logout_revokes_the_session_and_clears_the_cookie() {
     assert_eq!(reply.cookies, [CLEARED]);
 
     assert_eq!(keys(&app).await, [session_key(other_device.expose())]);
-    app.invoke(who_am_i().session(&token))
-        .await
-        .assert_error(401, "session_invalid");
+    let reply = app.invoke(who_am_i().session(&token)).await;
+    assert_invalid_and_cleared("logged out", &reply);
     assert_eq!(
         app.invoke(who_am_i().session(&other_device)).await.status,
         200
@@ -213,10 +212,94 @@ async fn logout_everywhere_needs_a_live_session_and_deletes_nothing_without_one(
     app.invoke(logout_everywhere())
         .await
         .assert_error(401, "session_required");
-    app.invoke(logout_everywhere().session(&SessionToken::generate().unwrap()))
-        .await
-        .assert_error(401, "session_invalid");
+    let reply = app
+        .invoke(logout_everywhere().session(&SessionToken::generate().unwrap()))
+        .await;
+    assert_invalid_and_cleared("unknown session", &reply);
     assert_eq!(keys(&app).await, [session_key(token.expose())]);
+}
+
+#[tokio::test]
+async fn a_dead_session_cookie_gets_its_401_with_the_clearing_cookie() {
+    let app = TestApp::start().await;
+    let unknown = SessionToken::generate().unwrap();
+    // Expired, though DynamoDB's TTL has not removed it yet.
+    let expired = app.expired_session("user-42").await;
+    let not_a_token = format!("{COOKIE_NAME}=not-a-token");
+    let cases = [
+        ("who am I, unknown", who_am_i().session(&unknown)),
+        ("who am I, expired", who_am_i().session(&expired)),
+        ("who am I, not a token", who_am_i().cookie(&not_a_token)),
+        ("everywhere, unknown", logout_everywhere().session(&unknown)),
+        ("everywhere, expired", logout_everywhere().session(&expired)),
+        (
+            "everywhere, not a token",
+            logout_everywhere().cookie(&not_a_token),
+        ),
+    ];
+    for (case, event) in cases {
+        assert_invalid_and_cleared(case, &app.invoke(event).await);
+    }
+
+    // Logout everywhere retried after its reply was lost: the session ended the first time.
+    let token = app.login("user-42", None).await;
+    let first = app.invoke(logout_everywhere().session(&token)).await;
+    assert_eq!(first.status, 200, "{:?}", first.raw);
+    let retried = app.invoke(logout_everywhere().session(&token)).await;
+    assert_invalid_and_cleared("retried after a lost reply", &retried);
+
+    // A native app's bearer token is no cookie: there is none to clear.
+    let native = TestApp::start_native().await;
+    let reply = native
+        .invoke(
+            who_am_i()
+                .without_header("origin")
+                .header("authorization", &format!("Bearer {}", unknown.expose())),
+        )
+        .await;
+    reply.assert_error(401, "session_invalid");
+}
+
+#[tokio::test]
+async fn logout_ends_the_cookies_session_whatever_authorization_header_comes_along() {
+    // Native sessions off: a global fetch wrapper's bearer token is not ours to judge.
+    let app = TestApp::start().await;
+    let token = app.login("user-42", None).await;
+    for bearer in ["Bearer app-api-token", "Bearer "] {
+        let reply = app
+            .invoke(logout().session(&token).header("authorization", bearer))
+            .await;
+        assert_eq!(reply.status, 200, "{bearer}: {:?}", reply.raw);
+        assert_eq!(reply.body, json!({"success": true}));
+        assert_eq!(reply.cookies, [CLEARED], "{bearer}");
+        app.assert_table_empty().await;
+    }
+
+    // Native sessions on, a cookie and a bearer token of ours: both sessions end.
+    let native = TestApp::start_native().await;
+    let cookie = native.login("user-42", None).await;
+    let bearer = native.login("user-42", None).await;
+    let untouched = native.login("user-42", None).await;
+    let reply = native
+        .invoke(
+            logout()
+                .session(&cookie)
+                .header("authorization", &format!("Bearer {}", bearer.expose())),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.raw);
+    assert_eq!(reply.cookies, [CLEARED]);
+    assert_eq!(keys(&native).await, [session_key(untouched.expose())]);
+    // And a bearer token that is not one of ours leaves the cookie's logout alone.
+    let reply = native
+        .invoke(
+            logout()
+                .session(&untouched)
+                .header("authorization", "Bearer app-api-token"),
+        )
+        .await;
+    assert_eq!((reply.status, reply.cookies.len()), (200, 1));
+    native.assert_table_empty().await;
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 
 /// How long a function may run per invocation (the template's `Timeout`), as the deadline header says.
-const TIMEOUT: Duration = Duration::from_secs(15);
+pub const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the function did with one event.
 #[derive(Debug, Clone)]
@@ -44,6 +44,9 @@ pub enum Outcome {
     Error(Value),
     /// The process exited before it answered: how it ended.
     Died(String),
+    /// No answer by the invocation's deadline: Lambda ends the invocation (the caller gets
+    /// a 502 or 504), and the environment with it.
+    TimedOut,
 }
 
 enum Posted {
@@ -56,8 +59,9 @@ struct Invocation {
     posted: oneshot::Sender<Posted>,
 }
 
-#[derive(Default)]
 struct RuntimeApi {
+    /// The function's timeout, which sets each invocation's deadline.
+    timeout: Duration,
     queue: Mutex<VecDeque<Invocation>>,
     queued: Notify,
     pending: Mutex<HashMap<String, oneshot::Sender<Posted>>>,
@@ -92,7 +96,7 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
         .lock()
         .await
         .insert(id.clone(), invocation.posted);
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + TIMEOUT;
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + api.timeout;
     Response::builder()
         .header("lambda-runtime-aws-request-id", &id)
         .header(
@@ -199,7 +203,33 @@ impl FunctionProcess {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        let api = Arc::new(RuntimeApi::default());
+        Self::start_with_timeout(binary, env, TIMEOUT).await
+    }
+
+    /// [`FunctionProcess::start`] for a function whose `Timeout` is `timeout`: each
+    /// invocation's deadline is that far from its delivery, and an answer not posted by
+    /// then is [`Outcome::TimedOut`].
+    pub async fn start_with_timeout<K, V>(
+        binary: &Path,
+        env: impl IntoIterator<Item = (K, V)>,
+        timeout: Duration,
+    ) -> std::io::Result<Self>
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let api = Arc::new(RuntimeApi {
+            timeout,
+            queue: Mutex::default(),
+            queued: Notify::default(),
+            pending: Mutex::default(),
+            polled: Notify::default(),
+            polls: AtomicU64::default(),
+            delivered: AtomicU64::default(),
+            first_poll: StdMutex::default(),
+            last_request_id: StdMutex::default(),
+            init_errors: StdMutex::default(),
+        });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route(
@@ -332,6 +362,8 @@ impl FunctionProcess {
             .push_back(Invocation { event, posted });
         self.api.queued.notify_waiters();
         let mut exited = self.exited.clone();
+        // The function is idle, polling: delivery follows the queueing at once.
+        let timed_out = tokio::time::sleep(self.api.timeout);
         tokio::select! {
             biased;
             answer = answer => match answer {
@@ -343,6 +375,7 @@ impl FunctionProcess {
                 self.api.queue.lock().await.clear();
                 Outcome::Died(how.map_or_else(|_| "unknown".into(), |how| how.clone().unwrap_or_default()))
             }
+            () = timed_out => Outcome::TimedOut,
         }
     }
 

@@ -122,7 +122,17 @@ pub fn function_env(
 
 /// Starts the function binary `name` and waits until it asks for its first event.
 pub async fn start_function(name: &str, env: Vec<(String, String)>) -> FunctionProcess {
-    let process = FunctionProcess::start(&function_binary(name), env)
+    let timeout = connect_tools::runtime_api::TIMEOUT;
+    start_function_with_timeout(name, env, timeout).await
+}
+
+/// [`start_function`] for a function whose `Timeout` is `timeout`.
+pub async fn start_function_with_timeout(
+    name: &str,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+) -> FunctionProcess {
+    let process = FunctionProcess::start_with_timeout(&function_binary(name), env, timeout)
         .await
         .unwrap_or_else(|err| panic!("start {name}: {err}"));
     match tokio::time::timeout(Duration::from_secs(30), process.wait_ready()).await {

@@ -57,9 +57,6 @@ enum Command {
     },
 }
 
-/// How many characters of a session's key tell it apart in a listing.
-const KEY_PREFIX: usize = 12;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -115,7 +112,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     .unwrap_or_default(),
             };
             let token = SessionToken::parse(raw.trim()).ok_or("that is not a session token")?;
-            let existed = store(Duration::ZERO).revoke(&token).await?;
+            let existed = store(Duration::ZERO).revoke(&token).await?.is_some();
             eprintln!(
                 "{}",
                 if existed {
@@ -131,7 +128,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             for session in &sessions {
                 println!(
                     "{}…\t{}\t{}\t{}",
-                    &session.key[..KEY_PREFIX.min(session.key.len())],
+                    // The reference the functions' log lines name the session by.
+                    connect_backend::session::session_reference(&session.key),
                     session.created_at,
                     session.expires_at,
                     session.credential_id.as_deref().unwrap_or("-")
