@@ -66,10 +66,11 @@ fn login_event() -> Value {
 #[tokio::test]
 async fn a_login_leaves_the_session_write_its_time_when_corbado_drags() {
     let (_emulators, table, secret_arn, dynamodb) = dragging_dynamodb().await;
-    // Corbado answers, but late; and every session write and read-back loses its reply.
+    // Corbado answers within its own attempt timeout (5 s), but late; and every session
+    // write and read-back loses its reply.
     let corbado = MockServer::start().await;
     Mock::given(path("/v2/passkey/verifySignedData"))
-        .respond_with(verify_rsp("success").set_delay(Duration::from_secs(5)))
+        .respond_with(verify_rsp("success").set_delay(Duration::from_secs(4)))
         .mount(&corbado)
         .await;
     dynamodb.inject("PutItem", Fault::LoseReply, 100);
