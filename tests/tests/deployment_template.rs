@@ -354,20 +354,19 @@ fn the_session_authorizer_is_set_up_for_http_api_routes_and_api_gateway_may_invo
     assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "2.0");
     assert_eq!(authorizer["EnableSimpleResponses"], true);
     assert_eq!(authorizer["Identity"]["Headers"], json!(["Cookie"]));
-    assert_eq!(
-        authorizer["Identity"]["ReauthorizeEvery"],
-        json!({"Ref": "AuthorizerCacheTtlSeconds"})
-    );
     let ttl = &t["Parameters"]["AuthorizerCacheTtlSeconds"];
     assert_eq!(
         ttl["Default"], 0,
         "a revoked session must end at once by default"
     );
-    // API Gateway caches an authorizer's answer for at most an hour.
-    assert_eq!(
-        (ttl["MinValue"].clone(), ttl["MaxValue"].clone()),
-        (json!(0), json!(3600))
-    );
+    for (seconds, _) in authorizer_cache_choices(&t) {
+        let parameters = parameter_values(&t, &[("AuthorizerCacheTtlSeconds", &seconds)]);
+        assert_eq!(
+            deployed(&t, &authorizer["Identity"]["ReauthorizeEvery"], &parameters),
+            Some(json!(seconds.parse::<u64>().unwrap())),
+            "AuthorizerCacheTtlSeconds={seconds}"
+        );
+    }
     assert!(
         resource(&t, "HttpApi")["Properties"]["Auth"]
             .get("DefaultAuthorizer")
@@ -403,6 +402,53 @@ fn the_session_authorizer_is_set_up_for_http_api_routes_and_api_gateway_may_invo
         source.ends_with(":${HttpApi}/authorizers/*"),
         "the permission is for this API's authorizers only: {source}"
     );
+}
+
+/// Each value `AuthorizerCacheTtlSeconds` allows, as CloudFormation passes it (a string), and as
+/// a number.
+fn authorizer_cache_choices(t: &Value) -> Vec<(String, u64)> {
+    t["Parameters"]["AuthorizerCacheTtlSeconds"]["AllowedValues"]
+        .as_array()
+        .expect("AuthorizerCacheTtlSeconds lists its values")
+        .iter()
+        .map(|v| {
+            let seconds = v.as_u64().expect("whole seconds");
+            (seconds.to_string(), seconds)
+        })
+        .collect()
+}
+
+/// API Gateway reads the authorizer's cache TTL from the API's OpenAPI definition, which
+/// SAM's transform writes; there it takes a number, while CloudFormation would put a
+/// parameter's value there as a string (`"300"`).
+#[test]
+fn the_authorizer_cache_ttl_reaches_the_api_definition_as_a_number_api_gateway_accepts() {
+    let t = template();
+    let cfn = transformed(&[]);
+    let scheme = &cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]
+        ["securitySchemes"]["SessionAuthorizer"]["x-amazon-apigateway-authorizer"];
+    let choices = authorizer_cache_choices(&t);
+    assert!(
+        choices.iter().any(|(_, s)| *s == 0),
+        "0 turns the cache off"
+    );
+    for (text, seconds) in choices {
+        // API Gateway caches an authorizer's answer for at most an hour.
+        assert!(seconds <= 3600, "{seconds}");
+        let parameters = parameter_values(&t, &[("AuthorizerCacheTtlSeconds", &text)]);
+        let ttl = deployed(&cfn, &scheme["authorizerResultTtlInSeconds"], &parameters);
+        assert_eq!(
+            ttl,
+            Some(json!(seconds)),
+            "AuthorizerCacheTtlSeconds={text} must reach the definition as the number {seconds}"
+        );
+    }
+    for refused in ["-1", "3601", "1.5", "30"] {
+        assert!(
+            !parameter_accepts(&t, "AuthorizerCacheTtlSeconds", refused),
+            "{refused}"
+        );
+    }
 }
 
 #[test]
@@ -546,6 +592,31 @@ fn chosen<'v>(t: &Value, value: &'v Value, parameters: &HashMap<String, String>)
     }
 }
 
+/// `value` as CloudFormation deploys it with these parameters: each `Fn::If` chosen, and
+/// `AWS::NoValue` removed (`None` when it is the whole value). Other intrinsics stay as they are.
+fn deployed(t: &Value, value: &Value, parameters: &HashMap<String, String>) -> Option<Value> {
+    if value.get("Fn::If").is_some() {
+        return deployed(t, chosen(t, value, parameters), parameters);
+    }
+    match value {
+        Value::Object(map) if map.len() == 1 && map.get("Ref") == Some(&json!("AWS::NoValue")) => {
+            None
+        }
+        Value::Object(map) => Some(Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), deployed(t, v, parameters)?)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(
+            items
+                .iter()
+                .filter_map(|v| deployed(t, v, parameters))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
 /// The logical ids of the resources a deployment with these parameters creates.
 fn created_resources(t: &Value, parameters: &HashMap<String, String>) -> BTreeSet<String> {
     t["Resources"]
@@ -651,33 +722,99 @@ fn the_corbado_alarm_watches_the_metric_both_functions_publish() {
     assert_eq!(endpoints, published);
 }
 
+/// Every alarm of the stack.
+const ALARMS: [&str; 6] = [
+    "ServerErrorRateAlarm",
+    "CorbadoFailureAlarm",
+    "ThrottledRequestsAlarm",
+    "LatencyAlarm",
+    "FunctionThrottlesAlarm",
+    "FunctionErrorsAlarm",
+];
+
+/// The ids of the template's resources of this type.
+fn resources_of_type<'t>(t: &'t Value, type_: &str) -> BTreeSet<&'t str> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == type_)
+        .map(|(id, _)| id.as_str())
+        .collect()
+}
+
 #[test]
-fn alarms_notify_the_optional_action_and_stay_quiet_without_traffic() {
+fn alarms_notify_the_optional_action_and_email_and_stay_quiet_without_traffic() {
     let t = template();
     assert_eq!(
-        t["Conditions"]["HasAlarmAction"],
-        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmActionArn"}, ""]}]})
+        resources_of_type(&t, "AWS::CloudWatch::Alarm"),
+        BTreeSet::from(ALARMS)
     );
-    assert_eq!(t["Parameters"]["AlarmActionArn"]["Default"], "");
-    let action =
-        json!({"Fn::If": ["HasAlarmAction", [{"Ref": "AlarmActionArn"}], {"Ref": "AWS::NoValue"}]});
-    for id in ["ServerErrorRateAlarm", "CorbadoFailureAlarm"] {
-        let p = &resource(&t, id)["Properties"];
-        assert_eq!(p["AlarmActions"], action, "{id}");
-        assert_eq!(p["OKActions"], action, "{id}");
-        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
-        let returned: Vec<_> = p["Metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|q| q["ReturnData"] == true)
-            .collect();
-        assert_eq!(
-            returned.len(),
-            1,
-            "{id}: one expression is the alarm's value"
-        );
+    for name in ["AlarmActionArn", "AlarmEmail"] {
+        assert_eq!(t["Parameters"][name]["Default"], "", "{name} is optional");
     }
+    for good in ["", "ops@example.com", "on-call+corbado@ops.example.co.uk"] {
+        assert!(parameter_accepts(&t, "AlarmEmail", good), "{good}");
+    }
+    for bad in [
+        "ops",
+        "ops@example",
+        "ops @example.com",
+        "ops@example.com,dev@example.com",
+    ] {
+        assert!(!parameter_accepts(&t, "AlarmEmail", bad), "{bad}");
+    }
+    let action = (
+        "AlarmActionArn",
+        "arn:aws:sns:eu-central-1:111111111111:pager",
+    );
+    let email = ("AlarmEmail", "ops@example.com");
+    let topic = json!({"Ref": "AlarmTopic"});
+    let arn = json!({"Ref": "AlarmActionArn"});
+    type Case<'a> = (&'a [(&'a str, &'a str)], Vec<Value>);
+    let cases: [Case; 4] = [
+        (&[], vec![]),
+        (&[action], vec![arn.clone()]),
+        (&[email], vec![topic.clone()]),
+        (&[action, email], vec![topic.clone(), arn.clone()]),
+    ];
+    for (overrides, notified) in cases {
+        let parameters = parameter_values(&t, overrides);
+        let created = created_resources(&t, &parameters);
+        // The topic, and with it the email subscription, only for an address.
+        assert_eq!(
+            created.contains("AlarmTopic"),
+            overrides.contains(&email),
+            "{overrides:?}"
+        );
+        let topic_output = json!({"Condition": t["Outputs"]["AlarmTopicArn"]["Condition"]});
+        assert_eq!(
+            condition_holds(&t, &topic_output, &parameters),
+            overrides.contains(&email),
+            "AlarmTopicArn: {overrides:?}"
+        );
+        for id in ALARMS {
+            let p = &resource(&t, id)["Properties"];
+            for key in ["AlarmActions", "OKActions"] {
+                assert_eq!(
+                    deployed(&t, &p[key], &parameters),
+                    Some(Value::Array(notified.clone())),
+                    "{id}.{key}: {overrides:?}"
+                );
+            }
+            assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+            if let Some(metrics) = p["Metrics"].as_array() {
+                let returned = metrics.iter().filter(|q| q["ReturnData"] == true).count();
+                assert_eq!(returned, 1, "{id}: one expression is the alarm's value");
+            }
+        }
+    }
+    let topic = resource(&t, "AlarmTopic");
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    assert_eq!(
+        topic["Properties"]["Subscription"],
+        json!([{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}])
+    );
     // The 5xx rate comes from this stack's own HTTP API and stage.
     let rate = &resource(&t, "ServerErrorRateAlarm")["Properties"]["Metrics"];
     for query in rate
@@ -691,6 +828,149 @@ fn alarms_notify_the_optional_action_and_stay_quiet_without_traffic() {
             json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}])
         );
     }
+}
+
+/// The fields of the access log format (`AccessLogSettings.Format`, a JSON object) as the
+/// deployed stage gets it, by their `$context` variable.
+fn access_log_fields(cfn: &Value) -> HashMap<String, String> {
+    let stages: Vec<&Value> = cfn["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Stage")
+        .collect();
+    assert_eq!(stages.len(), 1, "one stage");
+    let format = stages[0]["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .unwrap();
+    let format: HashMap<String, String> =
+        serde_json::from_str(format).expect("the access log format is a flat JSON object");
+    format.into_iter().map(|(k, v)| (v, k)).collect()
+}
+
+/// A failed request's log line says which part failed, and how long the client waited.
+#[test]
+fn the_access_log_says_why_a_request_failed_and_how_long_it_took() {
+    let fields = access_log_fields(&transformed(&[]));
+    for variable in [
+        "$context.status",
+        "$context.authorizer.error",
+        "$context.error.message",
+        "$context.integrationStatus",
+        "$context.integrationErrorMessage",
+        "$context.responseLatency",
+        "$context.integrationLatency",
+    ] {
+        assert!(
+            fields.contains_key(variable),
+            "the access log lacks {variable}"
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_route_throttling_latency_and_each_functions_throttles_and_errors() {
+    let t = template();
+    // HTTP APIs publish no metric for route throttling: a metric filter counts the access
+    // log's 429s into the metric the alarm watches.
+    let status_field = &access_log_fields(&transformed(&[]))["$context.status"];
+    let filter = &resource(&t, "ThrottledRequestsMetricFilter")["Properties"];
+    assert_eq!(filter["LogGroupName"], json!({"Ref": "ApiAccessLogGroup"}));
+    assert_eq!(
+        filter["FilterPattern"],
+        format!("{{ $.{status_field} = \"429\" }}")
+    );
+    let transformation = &filter["MetricTransformations"][0];
+    assert_eq!(
+        transformation["MetricValue"], "1",
+        "one per refused request"
+    );
+    let throttled = &resource(&t, "ThrottledRequestsAlarm")["Properties"];
+    assert_eq!(throttled["Namespace"], transformation["MetricNamespace"]);
+    assert_eq!(throttled["MetricName"], transformation["MetricName"]);
+    assert_eq!(throttled["Statistic"], "Sum");
+    assert_eq!(throttled["Threshold"], 1);
+    assert_eq!(
+        throttled["ComparisonOperator"],
+        "GreaterThanOrEqualToThreshold"
+    );
+
+    // The 99th percentile of the API's own latency, above a threshold the deployment sets.
+    let latency = &resource(&t, "LatencyAlarm")["Properties"];
+    assert_eq!(latency["Namespace"], "AWS/ApiGateway");
+    assert_eq!(latency["MetricName"], "Latency");
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+    assert_eq!(
+        latency["Dimensions"],
+        json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}])
+    );
+    assert_eq!(
+        latency["Threshold"],
+        json!({"Ref": "LatencyP99ThresholdMs"})
+    );
+    let threshold = &t["Parameters"]["LatencyP99ThresholdMs"];
+    assert_eq!(threshold["Type"], "Number");
+    // API Gateway gives up on an integration after 30 s.
+    assert!(threshold["Default"].as_u64().unwrap() < 30_000);
+
+    // Lambda's own Throttles and Errors of every function. Errors has no minimum count, unlike
+    // the 5xx rate: one crash or timeout pages, so a full outage at night does too.
+    for (id, metric) in [
+        ("FunctionThrottlesAlarm", "Throttles"),
+        ("FunctionErrorsAlarm", "Errors"),
+    ] {
+        let p = &resource(&t, id)["Properties"];
+        let queries = p["Metrics"].as_array().unwrap();
+        let mut watched = BTreeSet::new();
+        let mut ids = Vec::new();
+        for query in queries.iter().filter(|q| q.get("MetricStat").is_some()) {
+            let stat = &query["MetricStat"];
+            assert_eq!(stat["Metric"]["Namespace"], "AWS/Lambda", "{id}");
+            assert_eq!(stat["Metric"]["MetricName"], metric, "{id}");
+            assert_eq!(stat["Stat"], "Sum", "{id}");
+            let dimensions = stat["Metric"]["Dimensions"].as_array().unwrap();
+            assert_eq!(dimensions.len(), 1, "{id}: per function");
+            assert_eq!(dimensions[0]["Name"], "FunctionName", "{id}");
+            watched.insert(dimensions[0]["Value"]["Ref"].as_str().unwrap().to_owned());
+            ids.push(query["Id"].as_str().unwrap());
+        }
+        let functions: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.logical_id.into()).collect();
+        assert_eq!(watched, functions, "{id}");
+        let sum = queries.iter().find(|q| q["ReturnData"] == true).unwrap();
+        let expression = sum["Expression"].as_str().unwrap();
+        for query_id in ids {
+            // FILL: a function without invocations in the period adds 0.
+            assert!(
+                expression.contains(&format!("FILL({query_id}, 0)")),
+                "{id}: {expression}"
+            );
+        }
+        assert_eq!(p["Threshold"], 1, "{id}");
+        assert_eq!(
+            p["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn every_log_group_is_named_in_the_outputs() {
+    let t = template();
+    let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
+    assert_eq!(
+        groups.len(),
+        FUNCTIONS.len() + 1,
+        "each function's and the access log"
+    );
+    let named: BTreeSet<&str> = t["Outputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|o| o.get("Condition").is_none())
+        .filter_map(|o| o["Value"]["Ref"].as_str())
+        .filter(|id| groups.contains(id))
+        .collect();
+    assert_eq!(named, groups);
 }
 
 #[test]
@@ -904,6 +1184,110 @@ fn the_custom_domain_serves_the_stage_at_its_root_and_its_record_points_at_it() 
     assert_eq!(cfn["Rules"], template()["Rules"]);
 }
 
+/// The browser sends the SameSite=Strict cookie only to the frontend's own site: with a custom
+/// domain, every URL the stack hands out must be on it, never on the execute-api host.
+#[test]
+fn every_url_output_is_on_the_custom_domain_when_one_is_set() {
+    let t = template();
+    let outputs = t["Outputs"].as_object().unwrap();
+    let urls: BTreeSet<&str> = outputs
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.ends_with("Url"))
+        .collect();
+    for name in [
+        "ApiUrl",
+        "CreateConnectTokenUrl",
+        "VerifySignedPasskeyDataUrl",
+        "SessionUrl",
+    ] {
+        assert!(urls.contains(name), "no output {name}");
+    }
+    let routes: BTreeSet<&str> = FUNCTIONS
+        .iter()
+        .flat_map(|f| f.routes.iter().map(|(_, path)| *path))
+        .collect();
+    let execute_api = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}";
+    let domain = [
+        ("DomainName", "api.example.com"),
+        ("CertificateArn", SAMPLE_CERTIFICATE),
+    ];
+    for (overrides, base) in [
+        (&domain[..], "https://${DomainName}"),
+        (&[][..], execute_api),
+    ] {
+        let parameters = parameter_values(&t, overrides);
+        for name in &urls {
+            let output = &outputs[*name];
+            if let Some(condition) = output.get("Condition") {
+                if !condition_holds(&t, &json!({ "Condition": condition }), &parameters) {
+                    continue;
+                }
+            }
+            let value = deployed(&t, &output["Value"], &parameters).unwrap();
+            let url = value["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: {value}"));
+            let path = url
+                .strip_prefix(base)
+                .unwrap_or_else(|| panic!("{name} is {url}, not on {base} ({overrides:?})"));
+            assert!(
+                path.is_empty() || routes.contains(path),
+                "{name}: {path} is no route of the stack"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_execute_api_endpoint_can_be_turned_off_only_behind_a_custom_domain() {
+    let t = template();
+    assert_eq!(
+        t["Parameters"]["DisableExecuteApiEndpoint"]["Default"],
+        "false"
+    );
+    assert!(!parameter_accepts(&t, "DisableExecuteApiEndpoint", "yes"));
+    // Without a domain the API would have no address left: CloudFormation refuses it.
+    assert_eq!(
+        failed_rules(
+            &t,
+            &parameter_values(&t, &[("DisableExecuteApiEndpoint", "true")])
+        ),
+        ["DisableExecuteApiEndpoint needs DomainName, or the API has no address left."]
+    );
+    // SAM writes the setting into the API's OpenAPI definition, where API Gateway reads it.
+    let cfn = transformed(&[]);
+    let servers = &cfn["Resources"]["HttpApi"]["Properties"]["Body"]["servers"];
+    let domain = ("DomainName", "api.example.com");
+    let certificate = ("CertificateArn", SAMPLE_CERTIFICATE);
+    for (overrides, disabled) in [
+        (&[][..], false),
+        (&[domain, certificate][..], false),
+        (
+            &[domain, certificate, ("DisableExecuteApiEndpoint", "false")][..],
+            false,
+        ),
+        (
+            &[domain, certificate, ("DisableExecuteApiEndpoint", "true")][..],
+            true,
+        ),
+    ] {
+        let parameters = parameter_values(&t, overrides);
+        assert_eq!(
+            failed_rules(&t, &parameters),
+            Vec::<String>::new(),
+            "{overrides:?}"
+        );
+        assert_eq!(
+            deployed(&cfn, servers, &parameters),
+            Some(
+                json!([{"x-amazon-apigateway-endpoint-configuration": {"disableExecuteApiEndpoint": disabled}}])
+            ),
+            "{overrides:?}"
+        );
+    }
+}
+
 #[test]
 fn access_logs_go_to_a_vendedlogs_group_and_function_reports_are_kept() {
     let t = template();
@@ -1010,26 +1394,57 @@ fn overrides_of(environment: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What a user puts in place of each REPLACE_ME of samconfig.toml, by where it stands, in order.
+const PLACEHOLDER_FILLS: [(&str, &str); 4] = [
+    (":REPLACE_ME:", ":123456789012:"),
+    ("_secret-REPLACE_ME", "_secret-AbCdEf"),
+    (
+        "certificate/REPLACE_ME",
+        "certificate/0f2b0c52-1c2d-4a5e-9f0a-1234567890ab",
+    ),
+    ("REPLACE_ME", "mycompany"),
+];
+
+/// A deploy that keeps a placeholder must fail at once: CloudFormation refuses a value
+/// against the parameter's pattern before it creates anything. Filled in, every value fits.
 #[test]
-fn each_samconfig_environment_fits_the_template_and_redeploys_without_changes() {
+fn each_samconfig_environment_refuses_its_placeholders_and_fits_the_template_once_filled() {
     let t = template();
     for (name, environment) in samconfig_environments() {
         let deploy = &environment["deploy"]["parameters"];
         // Otherwise a redeploy with nothing to change exits 1 and fails a pipeline.
         assert_eq!(deploy["fail_on_empty_changeset"], false, "[{name}]");
         assert_eq!(deploy["capabilities"], "CAPABILITY_IAM", "[{name}]");
-        assert_eq!(
-            environment["build"]["parameters"]["beta_features"], true,
-            "[{name}]: rust-cargolambda"
+        let build = &environment["build"]["parameters"];
+        // CodeUri "." makes SAM hash the whole project: its cache never hits, and with
+        // parallel builds its copying races rustc.
+        assert_eq!(build["cached"], false, "[{name}]");
+        assert!(
+            build.get("beta_features").is_none(),
+            "[{name}]: rust-cargolambda needs no beta flag"
         );
         let region = environment["global"]["parameters"]["region"]
             .as_str()
             .unwrap();
         let overrides = overrides_of(&environment);
+        for required in ["CorbadoProjectId", "CorbadoApiSecretArn"] {
+            let (_, value) = overrides
+                .iter()
+                .find(|(k, _)| k == required)
+                .unwrap_or_else(|| panic!("[{name}] sets no {required}"));
+            assert!(value.contains("REPLACE_ME"), "[{name}] {required}={value}");
+        }
         let mut filled = Vec::new();
         for (key, value) in &overrides {
-            // Placeholders are filled in before a deploy; the value must then fit.
-            let value = value.replace("REPLACE_ME", "replaceme");
+            if value.contains("REPLACE_ME") && t["Parameters"][key]["AllowedPattern"].is_string() {
+                assert!(
+                    !parameter_accepts(&t, key, value),
+                    "[{name}] {key}={value}: CloudFormation accepts the placeholder"
+                );
+            }
+            let value = PLACEHOLDER_FILLS
+                .iter()
+                .fold(value.clone(), |v, (from, to)| v.replace(from, to));
             assert!(parameter_accepts(&t, key, &value), "[{name}] {key}={value}");
             filled.push((key.as_str(), value));
         }
@@ -1156,16 +1571,23 @@ fn the_pipeline_example_deploys_prod_with_a_role_and_the_tested_tool_versions() 
     }
 }
 
-fn policy_statements<'t>(t: &'t Value, f: &Function) -> Vec<&'t Value> {
+/// The statements of the function's role, as a deployment with these parameters gets them.
+fn policy_statements(t: &Value, f: &Function, parameters: &HashMap<String, String>) -> Vec<Value> {
     let role = &resource(t, f.logical_id)["Properties"]["Role"]["Fn::GetAtt"];
     let role_id = role[0]
         .as_str()
         .expect("the function's Role is a role of this template");
-    resource(t, role_id)["Properties"]["Policies"]
+    let policies = deployed(
+        t,
+        &resource(t, role_id)["Properties"]["Policies"],
+        parameters,
+    );
+    policies
+        .unwrap()
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
         .collect()
 }
 
@@ -1177,37 +1599,159 @@ fn actions(statement: &Value) -> Vec<String> {
     }
 }
 
+/// The actions active tracing needs. X-Ray has no resource to name, so theirs is the one
+/// statement that may allow `"*"`.
+const XRAY_ACTIONS: [&str; 2] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/// A customer-managed KMS key, as `CorbadoApiSecretKmsKeyArn` takes it.
+const SAMPLE_KMS_KEY: &str =
+    "arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
 #[test]
 fn no_statement_allows_a_wildcard_or_denies_nothing() {
     let t = template();
+    for kms_key in ["", SAMPLE_KMS_KEY] {
+        let parameters = parameter_values(&t, &[("CorbadoApiSecretKmsKeyArn", kms_key)]);
+        for f in FUNCTIONS {
+            assert!(resource(&t, f.logical_id)["Properties"]["Policies"].is_null());
+            for statement in policy_statements(&t, &f, &parameters) {
+                assert_eq!(statement["Effect"], "Allow");
+                let text = statement.to_string();
+                if statement["Resource"] == "*" {
+                    assert_eq!(
+                        actions(&statement),
+                        XRAY_ACTIONS,
+                        "{}: only X-Ray's actions may have Resource \"*\": {text}",
+                        f.logical_id
+                    );
+                    continue;
+                }
+                assert!(!text.contains('*'), "{}: wildcard in {text}", f.logical_id);
+                let resource_ = &statement["Resource"];
+                let expected = match actions(&statement)[0].split(':').next().unwrap() {
+                    "logs" => {
+                        json!({"Fn::GetAtt": [f.logical_id.replace("Function", "LogGroup"), "Arn"]})
+                    }
+                    // Query only on the user index: not a scan of the table by another name.
+                    "dynamodb" if actions(&statement) == ["dynamodb:Query"] => {
+                        json!({"Fn::Sub": format!("${{SessionsTable.Arn}}/index/{}", user_index::NAME)})
+                    }
+                    "dynamodb" => json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}),
+                    "secretsmanager" => json!({"Ref": "CorbadoApiSecretArn"}),
+                    "kms" => json!({"Ref": "CorbadoApiSecretKmsKeyArn"}),
+                    other => panic!("unexpected service {other}"),
+                };
+                assert_eq!(resource_, &expected, "{}: {text}", f.logical_id);
+            }
+        }
+    }
+}
+
+/// The statements of the function's role that allow a `kms:` action.
+fn kms_statements(t: &Value, f: &Function, parameters: &HashMap<String, String>) -> Vec<Value> {
+    policy_statements(t, f, parameters)
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("kms:")))
+        .collect()
+}
+
+/// A secret under a customer-managed key answers GetSecretValue only to a caller that may
+/// decrypt with that key: without the grant every passkey request would answer 500.
+#[test]
+fn a_customer_managed_secret_key_is_granted_to_the_passkey_roles_only_through_secrets_manager() {
+    let t = template();
+    assert_eq!(t["Parameters"]["CorbadoApiSecretKmsKeyArn"]["Default"], "");
+    for good in [
+        "",
+        SAMPLE_KMS_KEY,
+        "arn:aws:kms:eu-central-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+        "arn:aws-cn:kms:cn-north-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ] {
+        assert!(
+            parameter_accepts(&t, "CorbadoApiSecretKmsKeyArn", good),
+            "{good}"
+        );
+    }
+    for bad in [
+        // IAM matches kms:Decrypt against the key's ARN, never an alias's.
+        "arn:aws:kms:eu-central-1:111111111111:alias/corbado",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:eu-central-1:111111111111:key/*",
+        "arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab/x",
+        SAMPLE_SECRET_ARN,
+    ] {
+        assert!(
+            !parameter_accepts(&t, "CorbadoApiSecretKmsKeyArn", bad),
+            "{bad}"
+        );
+    }
+    let without = parameter_values(&t, &[]);
+    let with = parameter_values(&t, &[("CorbadoApiSecretKmsKeyArn", SAMPLE_KMS_KEY)]);
     for f in FUNCTIONS {
-        assert!(resource(&t, f.logical_id)["Properties"]["Policies"].is_null());
-        for statement in policy_statements(&t, &f) {
-            assert_eq!(statement["Effect"], "Allow");
-            let text = statement.to_string();
-            assert!(!text.contains('*'), "{}: wildcard in {text}", f.logical_id);
-            let resource_ = &statement["Resource"];
-            let expected = match actions(statement)[0].split(':').next().unwrap() {
-                "logs" => {
-                    json!({"Fn::GetAtt": [f.logical_id.replace("Function", "LogGroup"), "Arn"]})
-                }
-                // Query only on the user index: not a scan of the table by another name.
-                "dynamodb" if actions(statement) == ["dynamodb:Query"] => {
-                    json!({"Fn::Sub": format!("${{SessionsTable.Arn}}/index/{}", user_index::NAME)})
-                }
-                "dynamodb" => json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}),
-                "secretsmanager" => json!({"Ref": "CorbadoApiSecretArn"}),
-                other => panic!("unexpected service {other}"),
-            };
-            assert_eq!(resource_, &expected, "{}: {text}", f.logical_id);
+        assert_eq!(
+            kms_statements(&t, &f, &without),
+            Vec::<Value>::new(),
+            "{}: no key, no grant",
+            f.logical_id
+        );
+        let expected = if calls_corbado(&f) {
+            // Only through Secrets Manager in the stack's region, and only for this secret
+            // (Secrets Manager names it in the encryption context), not for whatever else
+            // the key protects.
+            vec![json!({
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": {"Ref": "CorbadoApiSecretKmsKeyArn"},
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
+                    "kms:EncryptionContext:SecretARN": {"Ref": "CorbadoApiSecretArn"}
+                }}
+            })]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            kms_statements(&t, &f, &with),
+            expected,
+            "{} with a customer-managed key",
+            f.logical_id
+        );
+    }
+}
+
+#[test]
+fn every_function_is_traced_and_its_role_may_send_the_traces() {
+    let t = template();
+    let tracing = &t["Parameters"]["Tracing"];
+    assert_eq!(tracing["Default"], "Active");
+    assert_eq!(tracing["AllowedValues"], json!(["Active", "PassThrough"]));
+    let cfn = transformed(&[]);
+    for f in FUNCTIONS {
+        assert_eq!(
+            cfn["Resources"][f.logical_id]["Properties"]["TracingConfig"],
+            json!({"Mode": {"Ref": "Tracing"}}),
+            "{}",
+            f.logical_id
+        );
+        // SAM adds the X-Ray actions only to roles it generates; Lambda refuses active
+        // tracing for a role without them.
+        for mode in ["Active", "PassThrough"] {
+            let parameters = parameter_values(&t, &[("Tracing", mode)]);
+            assert!(
+                policy_statements(&t, &f, &parameters)
+                    .iter()
+                    .any(|s| actions(s) == XRAY_ACTIONS && s["Resource"] == "*"),
+                "{}: Tracing={mode}",
+                f.logical_id
+            );
         }
     }
 }
 
 /// Drives each function through its success and failure paths with AWS
-/// clients that record every call, and compares with the role's actions.
+/// clients that record every call: the role allows each action called.
 #[tokio::test]
-async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
+async fn each_role_allows_every_aws_action_its_function_calls() {
     let t = template();
     let emulators = Emulators::connect().await;
     for f in FUNCTIONS {
@@ -1288,14 +1832,17 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
             .into_iter()
             .chain(recording.secrets_calls.actions())
             .collect();
-        let allowed: BTreeSet<String> = policy_statements(&t, &f)
-            .into_iter()
+        // Logs, traces and the secret's key are used by Lambda and Secrets Manager, not
+        // called by the code.
+        let allowed: BTreeSet<String> = policy_statements(&t, &f, &parameter_values(&t, &[]))
+            .iter()
             .flat_map(actions)
-            .filter(|a| !a.starts_with("logs:"))
+            .filter(|a| !["logs:", "xray:", "kms:"].iter().any(|p| a.starts_with(p)))
             .collect();
-        assert_eq!(
-            allowed, called,
-            "{}: the role's actions differ from the calls the code makes",
+        let denied: Vec<&String> = called.difference(&allowed).collect();
+        assert!(
+            denied.is_empty(),
+            "{}: the role denies {denied:?}, which the code calls",
             f.logical_id
         );
     }
