@@ -8,6 +8,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 install_build_tools
 cd "$ROOT"
+# The first cargo call installs rust-toolchain.toml's toolchain if it is missing.
+cargo --version >/dev/null
 # cargo-lambda adds the target itself, but two parallel builds race to do it.
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 sam_offline validate --lint
