@@ -1525,7 +1525,10 @@ fn the_deploy_guide_says_how_to_answer_the_guided_deploys_authentication_questio
 fn the_pipeline_example_deploys_prod_with_a_role_and_the_tested_tool_versions() {
     // scripts/test.sh checks the file against GitHub's workflow schema; this, what it does.
     let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
-    assert_eq!(workflow["permissions"]["id-token"], "write", "OIDC");
+    assert_eq!(
+        workflow["jobs"]["deploy"]["permissions"]["id-token"], "write",
+        "OIDC"
+    );
     let steps = workflow["jobs"]["deploy"]["steps"].as_array().unwrap();
     let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
     let script = runs.join("\n");
@@ -1568,6 +1571,316 @@ fn the_pipeline_example_deploys_prod_with_a_role_and_the_tested_tool_versions() 
             script.split_whitespace().any(|w| w == pin),
             "the workflow installs another {tool} than {pin}"
         );
+    }
+}
+
+/// The run scripts of a workflow job's steps, one line each.
+fn job_script(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .flat_map(str::lines)
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_pipeline_example_runs_every_test_before_it_deploys() {
+    let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
+    let jobs = &workflow["jobs"];
+    let needs: Vec<&str> = match &jobs["deploy"]["needs"] {
+        Value::String(job) => vec![job.as_str()],
+        Value::Array(jobs) => jobs.iter().filter_map(Value::as_str).collect(),
+        other => panic!("the deploy job waits for no job: {other}"),
+    };
+    assert!(needs.contains(&"test"), "{needs:?}");
+    // The whole suite, as CI runs it.
+    let script = job_script(&jobs["test"]);
+    assert!(
+        script
+            .iter()
+            .any(|l| l == ".ci/run" || l == "scripts/test.sh"),
+        "{script:?}"
+    );
+    // Only the deploy job may ask for the token the deploy role is assumed with.
+    for permissions in [&workflow["permissions"], &jobs["test"]["permissions"]] {
+        assert!(permissions.get("id-token").is_none(), "{permissions}");
+    }
+}
+
+/// The JSON block of a document between `<!-- MARKER:start -->` and `<!-- MARKER:end -->`.
+fn marked_json(document: &str, marker: &str) -> Value {
+    let start = format!("<!-- {marker}:start -->");
+    let block = document
+        .split(&start)
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("<!-- {marker}:end -->")).next())
+        .unwrap_or_else(|| panic!("no {start}"));
+    let json = block
+        .trim()
+        .strip_prefix("```json")
+        .and_then(|b| b.strip_suffix("```"))
+        .unwrap_or_else(|| panic!("{marker}: not one json code block"));
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{marker}: {e}"))
+}
+
+/// GitHub gives a job with an `environment` a token whose subject names the environment,
+/// not the branch: a role that trusts `…:ref:refs/heads/main` refuses that job.
+#[test]
+fn the_deploy_role_trusts_the_subject_github_gives_the_deploy_job() {
+    let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
+    let environment = workflow["jobs"]["deploy"]["environment"]
+        .as_str()
+        .expect("the deploy job runs in a GitHub environment");
+    let trust = marked_json(&deploy_guide(), "deploy-trust-policy");
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let statement = &statements[0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+    let provider = statement["Principal"]["Federated"].as_str().unwrap();
+    assert!(
+        provider.ends_with(":oidc-provider/token.actions.githubusercontent.com"),
+        "{provider}"
+    );
+    // Exact values only: a StringLike wildcard would let other jobs or repositories in.
+    let conditions = statement["Condition"].as_object().unwrap();
+    assert_eq!(
+        conditions.keys().collect::<Vec<_>>(),
+        ["StringEquals"],
+        "{conditions:?}"
+    );
+    let equals = &statement["Condition"]["StringEquals"];
+    assert_eq!(
+        equals["token.actions.githubusercontent.com:aud"],
+        "sts.amazonaws.com"
+    );
+    assert_eq!(
+        equals["token.actions.githubusercontent.com:sub"],
+        format!("repo:OWNER/REPO:environment:{environment}")
+    );
+}
+
+/// Whether `text` matches an IAM resource pattern, where `*` stands for any characters.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| glob_matches(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Whether one of the policy's statements allows `action` on `resource`, and under which
+/// conditions.
+fn allowed_by<'p>(policy: &'p Value, action: &str, resource: &str) -> Option<&'p Value> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .filter(|s| actions(s).iter().any(|a| a == action))
+        .find(|s| {
+            let resources = match &s["Resource"] {
+                Value::String(r) => vec![r.as_str()],
+                Value::Array(rs) => rs.iter().filter_map(Value::as_str).collect(),
+                other => panic!("unexpected Resource {other}"),
+            };
+            resources.iter().any(|r| glob_matches(r, resource))
+        })
+        .map(|s| &s["Condition"])
+}
+
+#[test]
+fn the_deploy_guides_policy_lets_sam_deploy_each_samconfig_stack() {
+    let t = template();
+    let policy = marked_json(&deploy_guide(), "deploy-policy");
+    // The change set of a template with a transform is also authorized against the transform.
+    assert_eq!(t["Transform"], "AWS::Serverless-2016-10-31");
+    assert!(allowed_by(
+        &policy,
+        "cloudformation:CreateChangeSet",
+        "arn:aws:cloudformation:REGION:aws:transform/Serverless-2016-10-31"
+    )
+    .is_some());
+    // resolve_s3: SAM's own stack and bucket for the uploaded code.
+    let sam_stack = "arn:aws:cloudformation:REGION:ACCOUNT:stack/aws-sam-cli-managed-default/1a2b";
+    let bucket = "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f";
+    for action in [
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DescribeStacks",
+    ] {
+        assert!(allowed_by(&policy, action, sam_stack).is_some(), "{action}");
+    }
+    for (action, resource) in [
+        ("s3:CreateBucket", bucket.to_owned()),
+        (
+            "s3:PutObject",
+            format!("{bucket}/corbado-connect-backend-prod/1a2b"),
+        ),
+        (
+            "s3:GetObject",
+            format!("{bucket}/corbado-connect-backend-prod/1a2b"),
+        ),
+    ] {
+        assert!(allowed_by(&policy, action, &resource).is_some(), "{action}");
+    }
+    for (name, environment) in samconfig_environments() {
+        let stack = environment["global"]["parameters"]["stack_name"]
+            .as_str()
+            .unwrap();
+        for action in [
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DescribeChangeSet",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+        ] {
+            let arn = format!("arn:aws:cloudformation:REGION:ACCOUNT:stack/{stack}/1a2b");
+            assert!(
+                allowed_by(&policy, action, &arn).is_some(),
+                "[{name}] {action}"
+            );
+        }
+        // Creating a function hands it its role: each role the stack creates, to Lambda only.
+        // CloudFormation names a role <stack>-<logical id>-<random>, at most 64 characters.
+        for f in FUNCTIONS {
+            let role_id = resource(&t, f.logical_id)["Properties"]["Role"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap();
+            let role_name: String = format!("{stack}-{role_id}-A1B2C3D4E5F6")
+                .chars()
+                .take(64)
+                .collect();
+            let condition = allowed_by(
+                &policy,
+                "iam:PassRole",
+                &format!("arn:aws:iam::ACCOUNT:role/{role_name}"),
+            )
+            .unwrap_or_else(|| panic!("[{name}] no iam:PassRole on {role_name}"));
+            assert_eq!(
+                condition["StringEquals"]["iam:PassedToService"],
+                "lambda.amazonaws.com"
+            );
+        }
+    }
+    // Turning on access logging; these actions name no resource.
+    for action in ["logs:CreateLogDelivery", "logs:PutResourcePolicy"] {
+        assert!(allowed_by(&policy, action, "*").is_some(), "{action}");
+    }
+}
+
+/// The rows of the first Markdown table in `text`, each as its cells, header and rule left out.
+fn table_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// The text of a `## ` section of docs/deploy.md, up to the next one.
+fn deploy_guide_section(heading: &str) -> String {
+    let guide = deploy_guide();
+    let section = guide
+        .split(&format!("\n## {heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("docs/deploy.md has no \"## {heading}\""));
+    section.split("\n## ").next().unwrap().to_owned()
+}
+
+/// Each variable the functions read has a row saying where the template takes it from, or
+/// that no template parameter sets it.
+#[test]
+fn the_deploy_guides_environment_table_says_where_each_variable_comes_from() {
+    let t = template();
+    let rows = table_rows(&deploy_guide_section("The functions' environment"));
+    let documented: HashMap<String, String> = rows
+        .iter()
+        .map(|r| (r[0].trim_matches('`').to_owned(), r[1].clone()))
+        .collect();
+    let read: BTreeSet<&str> = vars::REQUIRED
+        .iter()
+        .chain(vars::OPTIONAL.iter())
+        .chain([&logging::LEVEL_VARS[0]])
+        .copied()
+        .collect();
+    for name in &read {
+        assert!(
+            documented.contains_key(*name),
+            "docs/deploy.md lacks {name}"
+        );
+    }
+    let set = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    for (name, source) in &documented {
+        let Some(value) = set.get(name) else {
+            assert!(
+                source.contains("no template parameter sets it"),
+                "{name} is not set by template.yaml, but docs/deploy.md says {source:?}"
+            );
+            continue;
+        };
+        let joined = value.get("Fn::Join").map(|j| &j[1]);
+        let parameter = joined
+            .unwrap_or(value)
+            .get("Ref")
+            .and_then(Value::as_str)
+            .filter(|p| t["Parameters"][*p].is_object());
+        match parameter {
+            Some(parameter) => assert!(
+                source.contains(&format!("`{parameter}`")),
+                "{name} comes from the parameter {parameter}, but docs/deploy.md says {source:?}"
+            ),
+            None => assert!(
+                !source.is_empty() && !source.contains("no template parameter"),
+                "{name} is set by template.yaml, but docs/deploy.md says {source:?}"
+            ),
+        }
+    }
+}
+
+/// docs/deploy.md's table of what each role may do names exactly the role's data actions, so
+/// that a grant the code does not need shows in review.
+#[test]
+fn the_deploy_guide_lists_each_roles_data_actions() {
+    let t = template();
+    let section = deploy_guide_section("What the stack holds");
+    let rows = table_rows(&section);
+    for f in FUNCTIONS {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == format!("`{}`", f.logical_id))
+            .unwrap_or_else(|| panic!("docs/deploy.md has no row for {}", f.logical_id));
+        let listed: BTreeSet<&str> = row[1]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| w.starts_with("dynamodb:") || w.starts_with("secretsmanager:"))
+            .collect();
+        let granted: BTreeSet<String> = policy_statements(&t, &f, &parameter_values(&t, &[]))
+            .iter()
+            .flat_map(actions)
+            .filter(|a| a.starts_with("dynamodb:") || a.starts_with("secretsmanager:"))
+            .collect();
+        let granted: BTreeSet<&str> = granted.iter().map(String::as_str).collect();
+        assert_eq!(listed, granted, "{}", f.logical_id);
     }
 }
 
@@ -1845,5 +2158,93 @@ async fn each_role_allows_every_aws_action_its_function_calls() {
             "{}: the role denies {denied:?}, which the code calls",
             f.logical_id
         );
+    }
+}
+
+/// (major, minor, patch) of a Rust version such as `1.94.1`.
+fn rust_version(text: &str) -> (u32, u32, u32) {
+    let parts: Vec<u32> = text
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("not a version: {text}"))
+        })
+        .collect();
+    assert_eq!(parts.len(), 3, "a release, not a channel name: {text}");
+    (parts[0], parts[1], parts[2])
+}
+
+#[test]
+fn the_pinned_toolchain_satisfies_the_workspaces_rust_version() {
+    let toolchain = sam_template(&["toml", "rust-toolchain.toml"]);
+    let channel = toolchain["toolchain"]["channel"].as_str().unwrap();
+    let manifest = sam_template(&["toml", "Cargo.toml"]);
+    let needed = manifest["workspace"]["package"]["rust-version"]
+        .as_str()
+        .unwrap();
+    assert!(
+        rust_version(channel) >= rust_version(needed),
+        "rust-toolchain.toml pins {channel}, the crates need {needed}"
+    );
+    // rustfmt and clippy run in scripts/test.sh.
+    let components = &toolchain["toolchain"]["components"];
+    for component in ["rustfmt", "clippy"] {
+        assert!(
+            components.as_array().unwrap().contains(&json!(component)),
+            "{component}"
+        );
+    }
+}
+
+/// scripts/sam-build.sh installs its tools with install_build_tools, which works on a machine
+/// without Java or Node: run here with them left off PATH.
+#[test]
+fn the_lambda_build_needs_neither_java_nor_node() {
+    let root = project_root();
+    let script = std::fs::read_to_string(root.join("scripts/sam-build.sh")).unwrap();
+    let lines: Vec<&str> = script.lines().map(str::trim).collect();
+    assert!(lines.contains(&"install_build_tools"), "{script}");
+    assert!(!script.contains("install_dev_tools"), "{script}");
+    // GNU stat's -c is -f on macOS.
+    assert!(!script.contains("stat -c"), "{script}");
+
+    let shadow = std::env::temp_dir().join(format!("no-java-no-node-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&shadow);
+    std::fs::create_dir_all(&shadow).unwrap();
+    let path = std::env::var("PATH").unwrap();
+    for dir in std::env::split_paths(&path) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if ["java", "node", "npm", "npx"].iter().any(|n| name == *n) {
+                continue;
+            }
+            // The first of a name on PATH wins, as in a shell.
+            let _ = std::os::unix::fs::symlink(entry.path(), shadow.join(&name));
+        }
+    }
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg("source scripts/lib.sh && install_build_tools && command -v sam cargo-lambda")
+        .env("PATH", &shadow)
+        // The tools are in .venv already (scripts/test.sh installs them): never the network.
+        .env("PIP_NO_INDEX", "1")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&shadow).unwrap();
+    assert!(
+        output.status.success(),
+        "install_build_tools without Java and Node: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found = String::from_utf8(output.stdout).unwrap();
+    let venv = root.join(".venv/bin");
+    let found: Vec<&str> = found.lines().collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    for tool in found {
+        assert!(Path::new(tool).starts_with(&venv), "{tool}");
     }
 }
