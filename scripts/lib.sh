@@ -1,5 +1,5 @@
-# Shared by scripts/test.sh and scripts/local-stack.sh: installs the dev tools
-# into the project (.venv, node_modules) and starts the local emulators.
+# Shared by scripts/test.sh, scripts/local-stack.sh and scripts/sam-build.sh: installs the
+# tools into the project (.venv, node_modules) and starts the local emulators.
 # Everything listens on 127.0.0.1 only.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +48,31 @@ install_dev_tools() {
     touch "$ROOT/node_modules/.installed"
   fi
   export PATH="$VENV/bin:$ROOT/node_modules/.bin:$PATH"
+}
+
+# What scripts/sam-build.sh needs and no more: SAM CLI and cargo-lambda (which brings zig),
+# at the versions requirements-dev.txt pins; no Java, Node or test tools. Linux and macOS.
+install_build_tools() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+  command -v python3 >/dev/null || die "python3 not found"
+
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  local marker
+  for marker in "$VENV/.installed" "$VENV/.build-installed"; do
+    if [ -f "$marker" ] && ! [ "$ROOT/requirements-dev.txt" -nt "$marker" ]; then
+      export PATH="$VENV/bin:$PATH"
+      return 0
+    fi
+  done
+  log "installing SAM CLI and cargo-lambda"
+  grep -E '^(aws-sam-cli|cargo-lambda)==' "$ROOT/requirements-dev.txt" >"$STATE/build-requirements.txt"
+  [ "$(wc -l <"$STATE/build-requirements.txt")" -eq 2 ] || die "requirements-dev.txt pins no aws-sam-cli or no cargo-lambda"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$STATE/build-requirements.txt"
+  touch "$VENV/.build-installed"
+  export PATH="$VENV/bin:$PATH"
 }
 
 # Debian's Chromium for the browser test (tests/browser/): playwright-core drives it and never

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole backend on this machine: DynamoDB Local, moto (Secrets
-# Manager) and both functions under `cargo lambda watch`, all on 127.0.0.1.
+# Manager) and the four functions under `cargo lambda watch`, all on 127.0.0.1.
 #
 #   scripts/local-stack.sh
 #

@@ -50,4 +50,4 @@ log "benchmark, smoke mode (scripts/bench.sh --smoke)"
 
 log "README walkthrough and events/ through cargo lambda, against the local stack"
 "$ROOT/scripts/check-local-stack.sh"
-"$ROOT/scripts/sam-local.sh"  # both functions under SAM's local runtime, in containers (podman or Docker)
+"$ROOT/scripts/sam-local.sh"  # the four functions under SAM's local runtime, in containers (podman or Docker)

@@ -354,20 +354,19 @@ fn the_session_authorizer_is_set_up_for_http_api_routes_and_api_gateway_may_invo
     assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "2.0");
     assert_eq!(authorizer["EnableSimpleResponses"], true);
     assert_eq!(authorizer["Identity"]["Headers"], json!(["Cookie"]));
-    assert_eq!(
-        authorizer["Identity"]["ReauthorizeEvery"],
-        json!({"Ref": "AuthorizerCacheTtlSeconds"})
-    );
     let ttl = &t["Parameters"]["AuthorizerCacheTtlSeconds"];
     assert_eq!(
         ttl["Default"], 0,
         "a revoked session must end at once by default"
     );
-    // API Gateway caches an authorizer's answer for at most an hour.
-    assert_eq!(
-        (ttl["MinValue"].clone(), ttl["MaxValue"].clone()),
-        (json!(0), json!(3600))
-    );
+    for (seconds, _) in authorizer_cache_choices(&t) {
+        let parameters = parameter_values(&t, &[("AuthorizerCacheTtlSeconds", &seconds)]);
+        assert_eq!(
+            deployed(&t, &authorizer["Identity"]["ReauthorizeEvery"], &parameters),
+            Some(json!(seconds.parse::<u64>().unwrap())),
+            "AuthorizerCacheTtlSeconds={seconds}"
+        );
+    }
     assert!(
         resource(&t, "HttpApi")["Properties"]["Auth"]
             .get("DefaultAuthorizer")
@@ -403,6 +402,53 @@ fn the_session_authorizer_is_set_up_for_http_api_routes_and_api_gateway_may_invo
         source.ends_with(":${HttpApi}/authorizers/*"),
         "the permission is for this API's authorizers only: {source}"
     );
+}
+
+/// Each value `AuthorizerCacheTtlSeconds` allows, as CloudFormation passes it (a string), and as
+/// a number.
+fn authorizer_cache_choices(t: &Value) -> Vec<(String, u64)> {
+    t["Parameters"]["AuthorizerCacheTtlSeconds"]["AllowedValues"]
+        .as_array()
+        .expect("AuthorizerCacheTtlSeconds lists its values")
+        .iter()
+        .map(|v| {
+            let seconds = v.as_u64().expect("whole seconds");
+            (seconds.to_string(), seconds)
+        })
+        .collect()
+}
+
+/// API Gateway reads the authorizer's cache TTL from the API's OpenAPI definition, which
+/// SAM's transform writes; there it takes a number, while CloudFormation would put a
+/// parameter's value there as a string (`"300"`).
+#[test]
+fn the_authorizer_cache_ttl_reaches_the_api_definition_as_a_number_api_gateway_accepts() {
+    let t = template();
+    let cfn = transformed(&[]);
+    let scheme = &cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]
+        ["securitySchemes"]["SessionAuthorizer"]["x-amazon-apigateway-authorizer"];
+    let choices = authorizer_cache_choices(&t);
+    assert!(
+        choices.iter().any(|(_, s)| *s == 0),
+        "0 turns the cache off"
+    );
+    for (text, seconds) in choices {
+        // API Gateway caches an authorizer's answer for at most an hour.
+        assert!(seconds <= 3600, "{seconds}");
+        let parameters = parameter_values(&t, &[("AuthorizerCacheTtlSeconds", &text)]);
+        let ttl = deployed(&cfn, &scheme["authorizerResultTtlInSeconds"], &parameters);
+        assert_eq!(
+            ttl,
+            Some(json!(seconds)),
+            "AuthorizerCacheTtlSeconds={text} must reach the definition as the number {seconds}"
+        );
+    }
+    for refused in ["-1", "3601", "1.5", "30"] {
+        assert!(
+            !parameter_accepts(&t, "AuthorizerCacheTtlSeconds", refused),
+            "{refused}"
+        );
+    }
 }
 
 #[test]
@@ -546,6 +592,31 @@ fn chosen<'v>(t: &Value, value: &'v Value, parameters: &HashMap<String, String>)
     }
 }
 
+/// `value` as CloudFormation deploys it with these parameters: each `Fn::If` chosen, and
+/// `AWS::NoValue` removed (`None` when it is the whole value). Other intrinsics stay as they are.
+fn deployed(t: &Value, value: &Value, parameters: &HashMap<String, String>) -> Option<Value> {
+    if value.get("Fn::If").is_some() {
+        return deployed(t, chosen(t, value, parameters), parameters);
+    }
+    match value {
+        Value::Object(map) if map.len() == 1 && map.get("Ref") == Some(&json!("AWS::NoValue")) => {
+            None
+        }
+        Value::Object(map) => Some(Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), deployed(t, v, parameters)?)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(
+            items
+                .iter()
+                .filter_map(|v| deployed(t, v, parameters))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
 /// The logical ids of the resources a deployment with these parameters creates.
 fn created_resources(t: &Value, parameters: &HashMap<String, String>) -> BTreeSet<String> {
     t["Resources"]
@@ -651,33 +722,99 @@ fn the_corbado_alarm_watches_the_metric_both_functions_publish() {
     assert_eq!(endpoints, published);
 }
 
+/// Every alarm of the stack.
+const ALARMS: [&str; 6] = [
+    "ServerErrorRateAlarm",
+    "CorbadoFailureAlarm",
+    "ThrottledRequestsAlarm",
+    "LatencyAlarm",
+    "FunctionThrottlesAlarm",
+    "FunctionErrorsAlarm",
+];
+
+/// The ids of the template's resources of this type.
+fn resources_of_type<'t>(t: &'t Value, type_: &str) -> BTreeSet<&'t str> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == type_)
+        .map(|(id, _)| id.as_str())
+        .collect()
+}
+
 #[test]
-fn alarms_notify_the_optional_action_and_stay_quiet_without_traffic() {
+fn alarms_notify_the_optional_action_and_email_and_stay_quiet_without_traffic() {
     let t = template();
     assert_eq!(
-        t["Conditions"]["HasAlarmAction"],
-        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmActionArn"}, ""]}]})
+        resources_of_type(&t, "AWS::CloudWatch::Alarm"),
+        BTreeSet::from(ALARMS)
     );
-    assert_eq!(t["Parameters"]["AlarmActionArn"]["Default"], "");
-    let action =
-        json!({"Fn::If": ["HasAlarmAction", [{"Ref": "AlarmActionArn"}], {"Ref": "AWS::NoValue"}]});
-    for id in ["ServerErrorRateAlarm", "CorbadoFailureAlarm"] {
-        let p = &resource(&t, id)["Properties"];
-        assert_eq!(p["AlarmActions"], action, "{id}");
-        assert_eq!(p["OKActions"], action, "{id}");
-        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
-        let returned: Vec<_> = p["Metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|q| q["ReturnData"] == true)
-            .collect();
-        assert_eq!(
-            returned.len(),
-            1,
-            "{id}: one expression is the alarm's value"
-        );
+    for name in ["AlarmActionArn", "AlarmEmail"] {
+        assert_eq!(t["Parameters"][name]["Default"], "", "{name} is optional");
     }
+    for good in ["", "ops@example.com", "on-call+corbado@ops.example.co.uk"] {
+        assert!(parameter_accepts(&t, "AlarmEmail", good), "{good}");
+    }
+    for bad in [
+        "ops",
+        "ops@example",
+        "ops @example.com",
+        "ops@example.com,dev@example.com",
+    ] {
+        assert!(!parameter_accepts(&t, "AlarmEmail", bad), "{bad}");
+    }
+    let action = (
+        "AlarmActionArn",
+        "arn:aws:sns:eu-central-1:111111111111:pager",
+    );
+    let email = ("AlarmEmail", "ops@example.com");
+    let topic = json!({"Ref": "AlarmTopic"});
+    let arn = json!({"Ref": "AlarmActionArn"});
+    type Case<'a> = (&'a [(&'a str, &'a str)], Vec<Value>);
+    let cases: [Case; 4] = [
+        (&[], vec![]),
+        (&[action], vec![arn.clone()]),
+        (&[email], vec![topic.clone()]),
+        (&[action, email], vec![topic.clone(), arn.clone()]),
+    ];
+    for (overrides, notified) in cases {
+        let parameters = parameter_values(&t, overrides);
+        let created = created_resources(&t, &parameters);
+        // The topic, and with it the email subscription, only for an address.
+        assert_eq!(
+            created.contains("AlarmTopic"),
+            overrides.contains(&email),
+            "{overrides:?}"
+        );
+        let topic_output = json!({"Condition": t["Outputs"]["AlarmTopicArn"]["Condition"]});
+        assert_eq!(
+            condition_holds(&t, &topic_output, &parameters),
+            overrides.contains(&email),
+            "AlarmTopicArn: {overrides:?}"
+        );
+        for id in ALARMS {
+            let p = &resource(&t, id)["Properties"];
+            for key in ["AlarmActions", "OKActions"] {
+                assert_eq!(
+                    deployed(&t, &p[key], &parameters),
+                    Some(Value::Array(notified.clone())),
+                    "{id}.{key}: {overrides:?}"
+                );
+            }
+            assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+            if let Some(metrics) = p["Metrics"].as_array() {
+                let returned = metrics.iter().filter(|q| q["ReturnData"] == true).count();
+                assert_eq!(returned, 1, "{id}: one expression is the alarm's value");
+            }
+        }
+    }
+    let topic = resource(&t, "AlarmTopic");
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    assert_eq!(
+        topic["Properties"]["Subscription"],
+        json!([{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}])
+    );
     // The 5xx rate comes from this stack's own HTTP API and stage.
     let rate = &resource(&t, "ServerErrorRateAlarm")["Properties"]["Metrics"];
     for query in rate
@@ -691,6 +828,149 @@ fn alarms_notify_the_optional_action_and_stay_quiet_without_traffic() {
             json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}])
         );
     }
+}
+
+/// The fields of the access log format (`AccessLogSettings.Format`, a JSON object) as the
+/// deployed stage gets it, by their `$context` variable.
+fn access_log_fields(cfn: &Value) -> HashMap<String, String> {
+    let stages: Vec<&Value> = cfn["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Stage")
+        .collect();
+    assert_eq!(stages.len(), 1, "one stage");
+    let format = stages[0]["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .unwrap();
+    let format: HashMap<String, String> =
+        serde_json::from_str(format).expect("the access log format is a flat JSON object");
+    format.into_iter().map(|(k, v)| (v, k)).collect()
+}
+
+/// A failed request's log line says which part failed, and how long the client waited.
+#[test]
+fn the_access_log_says_why_a_request_failed_and_how_long_it_took() {
+    let fields = access_log_fields(&transformed(&[]));
+    for variable in [
+        "$context.status",
+        "$context.authorizer.error",
+        "$context.error.message",
+        "$context.integrationStatus",
+        "$context.integrationErrorMessage",
+        "$context.responseLatency",
+        "$context.integrationLatency",
+    ] {
+        assert!(
+            fields.contains_key(variable),
+            "the access log lacks {variable}"
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_route_throttling_latency_and_each_functions_throttles_and_errors() {
+    let t = template();
+    // HTTP APIs publish no metric for route throttling: a metric filter counts the access
+    // log's 429s into the metric the alarm watches.
+    let status_field = &access_log_fields(&transformed(&[]))["$context.status"];
+    let filter = &resource(&t, "ThrottledRequestsMetricFilter")["Properties"];
+    assert_eq!(filter["LogGroupName"], json!({"Ref": "ApiAccessLogGroup"}));
+    assert_eq!(
+        filter["FilterPattern"],
+        format!("{{ $.{status_field} = \"429\" }}")
+    );
+    let transformation = &filter["MetricTransformations"][0];
+    assert_eq!(
+        transformation["MetricValue"], "1",
+        "one per refused request"
+    );
+    let throttled = &resource(&t, "ThrottledRequestsAlarm")["Properties"];
+    assert_eq!(throttled["Namespace"], transformation["MetricNamespace"]);
+    assert_eq!(throttled["MetricName"], transformation["MetricName"]);
+    assert_eq!(throttled["Statistic"], "Sum");
+    assert_eq!(throttled["Threshold"], 1);
+    assert_eq!(
+        throttled["ComparisonOperator"],
+        "GreaterThanOrEqualToThreshold"
+    );
+
+    // The 99th percentile of the API's own latency, above a threshold the deployment sets.
+    let latency = &resource(&t, "LatencyAlarm")["Properties"];
+    assert_eq!(latency["Namespace"], "AWS/ApiGateway");
+    assert_eq!(latency["MetricName"], "Latency");
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+    assert_eq!(
+        latency["Dimensions"],
+        json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}])
+    );
+    assert_eq!(
+        latency["Threshold"],
+        json!({"Ref": "LatencyP99ThresholdMs"})
+    );
+    let threshold = &t["Parameters"]["LatencyP99ThresholdMs"];
+    assert_eq!(threshold["Type"], "Number");
+    // API Gateway gives up on an integration after 30 s.
+    assert!(threshold["Default"].as_u64().unwrap() < 30_000);
+
+    // Lambda's own Throttles and Errors of every function. Errors has no minimum count, unlike
+    // the 5xx rate: one crash or timeout pages, so a full outage at night does too.
+    for (id, metric) in [
+        ("FunctionThrottlesAlarm", "Throttles"),
+        ("FunctionErrorsAlarm", "Errors"),
+    ] {
+        let p = &resource(&t, id)["Properties"];
+        let queries = p["Metrics"].as_array().unwrap();
+        let mut watched = BTreeSet::new();
+        let mut ids = Vec::new();
+        for query in queries.iter().filter(|q| q.get("MetricStat").is_some()) {
+            let stat = &query["MetricStat"];
+            assert_eq!(stat["Metric"]["Namespace"], "AWS/Lambda", "{id}");
+            assert_eq!(stat["Metric"]["MetricName"], metric, "{id}");
+            assert_eq!(stat["Stat"], "Sum", "{id}");
+            let dimensions = stat["Metric"]["Dimensions"].as_array().unwrap();
+            assert_eq!(dimensions.len(), 1, "{id}: per function");
+            assert_eq!(dimensions[0]["Name"], "FunctionName", "{id}");
+            watched.insert(dimensions[0]["Value"]["Ref"].as_str().unwrap().to_owned());
+            ids.push(query["Id"].as_str().unwrap());
+        }
+        let functions: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.logical_id.into()).collect();
+        assert_eq!(watched, functions, "{id}");
+        let sum = queries.iter().find(|q| q["ReturnData"] == true).unwrap();
+        let expression = sum["Expression"].as_str().unwrap();
+        for query_id in ids {
+            // FILL: a function without invocations in the period adds 0.
+            assert!(
+                expression.contains(&format!("FILL({query_id}, 0)")),
+                "{id}: {expression}"
+            );
+        }
+        assert_eq!(p["Threshold"], 1, "{id}");
+        assert_eq!(
+            p["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn every_log_group_is_named_in_the_outputs() {
+    let t = template();
+    let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
+    assert_eq!(
+        groups.len(),
+        FUNCTIONS.len() + 1,
+        "each function's and the access log"
+    );
+    let named: BTreeSet<&str> = t["Outputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|o| o.get("Condition").is_none())
+        .filter_map(|o| o["Value"]["Ref"].as_str())
+        .filter(|id| groups.contains(id))
+        .collect();
+    assert_eq!(named, groups);
 }
 
 #[test]
@@ -904,6 +1184,110 @@ fn the_custom_domain_serves_the_stage_at_its_root_and_its_record_points_at_it() 
     assert_eq!(cfn["Rules"], template()["Rules"]);
 }
 
+/// The browser sends the SameSite=Strict cookie only to the frontend's own site: with a custom
+/// domain, every URL the stack hands out must be on it, never on the execute-api host.
+#[test]
+fn every_url_output_is_on_the_custom_domain_when_one_is_set() {
+    let t = template();
+    let outputs = t["Outputs"].as_object().unwrap();
+    let urls: BTreeSet<&str> = outputs
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.ends_with("Url"))
+        .collect();
+    for name in [
+        "ApiUrl",
+        "CreateConnectTokenUrl",
+        "VerifySignedPasskeyDataUrl",
+        "SessionUrl",
+    ] {
+        assert!(urls.contains(name), "no output {name}");
+    }
+    let routes: BTreeSet<&str> = FUNCTIONS
+        .iter()
+        .flat_map(|f| f.routes.iter().map(|(_, path)| *path))
+        .collect();
+    let execute_api = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}";
+    let domain = [
+        ("DomainName", "api.example.com"),
+        ("CertificateArn", SAMPLE_CERTIFICATE),
+    ];
+    for (overrides, base) in [
+        (&domain[..], "https://${DomainName}"),
+        (&[][..], execute_api),
+    ] {
+        let parameters = parameter_values(&t, overrides);
+        for name in &urls {
+            let output = &outputs[*name];
+            if let Some(condition) = output.get("Condition") {
+                if !condition_holds(&t, &json!({ "Condition": condition }), &parameters) {
+                    continue;
+                }
+            }
+            let value = deployed(&t, &output["Value"], &parameters).unwrap();
+            let url = value["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: {value}"));
+            let path = url
+                .strip_prefix(base)
+                .unwrap_or_else(|| panic!("{name} is {url}, not on {base} ({overrides:?})"));
+            assert!(
+                path.is_empty() || routes.contains(path),
+                "{name}: {path} is no route of the stack"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_execute_api_endpoint_can_be_turned_off_only_behind_a_custom_domain() {
+    let t = template();
+    assert_eq!(
+        t["Parameters"]["DisableExecuteApiEndpoint"]["Default"],
+        "false"
+    );
+    assert!(!parameter_accepts(&t, "DisableExecuteApiEndpoint", "yes"));
+    // Without a domain the API would have no address left: CloudFormation refuses it.
+    assert_eq!(
+        failed_rules(
+            &t,
+            &parameter_values(&t, &[("DisableExecuteApiEndpoint", "true")])
+        ),
+        ["DisableExecuteApiEndpoint needs DomainName, or the API has no address left."]
+    );
+    // SAM writes the setting into the API's OpenAPI definition, where API Gateway reads it.
+    let cfn = transformed(&[]);
+    let servers = &cfn["Resources"]["HttpApi"]["Properties"]["Body"]["servers"];
+    let domain = ("DomainName", "api.example.com");
+    let certificate = ("CertificateArn", SAMPLE_CERTIFICATE);
+    for (overrides, disabled) in [
+        (&[][..], false),
+        (&[domain, certificate][..], false),
+        (
+            &[domain, certificate, ("DisableExecuteApiEndpoint", "false")][..],
+            false,
+        ),
+        (
+            &[domain, certificate, ("DisableExecuteApiEndpoint", "true")][..],
+            true,
+        ),
+    ] {
+        let parameters = parameter_values(&t, overrides);
+        assert_eq!(
+            failed_rules(&t, &parameters),
+            Vec::<String>::new(),
+            "{overrides:?}"
+        );
+        assert_eq!(
+            deployed(&cfn, servers, &parameters),
+            Some(
+                json!([{"x-amazon-apigateway-endpoint-configuration": {"disableExecuteApiEndpoint": disabled}}])
+            ),
+            "{overrides:?}"
+        );
+    }
+}
+
 #[test]
 fn access_logs_go_to_a_vendedlogs_group_and_function_reports_are_kept() {
     let t = template();
@@ -1010,26 +1394,57 @@ fn overrides_of(environment: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What a user puts in place of each REPLACE_ME of samconfig.toml, by where it stands, in order.
+const PLACEHOLDER_FILLS: [(&str, &str); 4] = [
+    (":REPLACE_ME:", ":123456789012:"),
+    ("_secret-REPLACE_ME", "_secret-AbCdEf"),
+    (
+        "certificate/REPLACE_ME",
+        "certificate/0f2b0c52-1c2d-4a5e-9f0a-1234567890ab",
+    ),
+    ("REPLACE_ME", "mycompany"),
+];
+
+/// A deploy that keeps a placeholder must fail at once: CloudFormation refuses a value
+/// against the parameter's pattern before it creates anything. Filled in, every value fits.
 #[test]
-fn each_samconfig_environment_fits_the_template_and_redeploys_without_changes() {
+fn each_samconfig_environment_refuses_its_placeholders_and_fits_the_template_once_filled() {
     let t = template();
     for (name, environment) in samconfig_environments() {
         let deploy = &environment["deploy"]["parameters"];
         // Otherwise a redeploy with nothing to change exits 1 and fails a pipeline.
         assert_eq!(deploy["fail_on_empty_changeset"], false, "[{name}]");
         assert_eq!(deploy["capabilities"], "CAPABILITY_IAM", "[{name}]");
-        assert_eq!(
-            environment["build"]["parameters"]["beta_features"], true,
-            "[{name}]: rust-cargolambda"
+        let build = &environment["build"]["parameters"];
+        // CodeUri "." makes SAM hash the whole project: its cache never hits, and with
+        // parallel builds its copying races rustc.
+        assert_eq!(build["cached"], false, "[{name}]");
+        assert!(
+            build.get("beta_features").is_none(),
+            "[{name}]: rust-cargolambda needs no beta flag"
         );
         let region = environment["global"]["parameters"]["region"]
             .as_str()
             .unwrap();
         let overrides = overrides_of(&environment);
+        for required in ["CorbadoProjectId", "CorbadoApiSecretArn"] {
+            let (_, value) = overrides
+                .iter()
+                .find(|(k, _)| k == required)
+                .unwrap_or_else(|| panic!("[{name}] sets no {required}"));
+            assert!(value.contains("REPLACE_ME"), "[{name}] {required}={value}");
+        }
         let mut filled = Vec::new();
         for (key, value) in &overrides {
-            // Placeholders are filled in before a deploy; the value must then fit.
-            let value = value.replace("REPLACE_ME", "replaceme");
+            if value.contains("REPLACE_ME") && t["Parameters"][key]["AllowedPattern"].is_string() {
+                assert!(
+                    !parameter_accepts(&t, key, value),
+                    "[{name}] {key}={value}: CloudFormation accepts the placeholder"
+                );
+            }
+            let value = PLACEHOLDER_FILLS
+                .iter()
+                .fold(value.clone(), |v, (from, to)| v.replace(from, to));
             assert!(parameter_accepts(&t, key, &value), "[{name}] {key}={value}");
             filled.push((key.as_str(), value));
         }
@@ -1110,7 +1525,10 @@ fn the_deploy_guide_says_how_to_answer_the_guided_deploys_authentication_questio
 fn the_pipeline_example_deploys_prod_with_a_role_and_the_tested_tool_versions() {
     // scripts/test.sh checks the file against GitHub's workflow schema; this, what it does.
     let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
-    assert_eq!(workflow["permissions"]["id-token"], "write", "OIDC");
+    assert_eq!(
+        workflow["jobs"]["deploy"]["permissions"]["id-token"], "write",
+        "OIDC"
+    );
     let steps = workflow["jobs"]["deploy"]["steps"].as_array().unwrap();
     let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
     let script = runs.join("\n");
@@ -1156,16 +1574,333 @@ fn the_pipeline_example_deploys_prod_with_a_role_and_the_tested_tool_versions() 
     }
 }
 
-fn policy_statements<'t>(t: &'t Value, f: &Function) -> Vec<&'t Value> {
+/// The run scripts of a workflow job's steps, one line each.
+fn job_script(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .flat_map(str::lines)
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_pipeline_example_runs_every_test_before_it_deploys() {
+    let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
+    let jobs = &workflow["jobs"];
+    let needs: Vec<&str> = match &jobs["deploy"]["needs"] {
+        Value::String(job) => vec![job.as_str()],
+        Value::Array(jobs) => jobs.iter().filter_map(Value::as_str).collect(),
+        other => panic!("the deploy job waits for no job: {other}"),
+    };
+    assert!(needs.contains(&"test"), "{needs:?}");
+    // The whole suite, as CI runs it.
+    let script = job_script(&jobs["test"]);
+    assert!(
+        script
+            .iter()
+            .any(|l| l == ".ci/run" || l == "scripts/test.sh"),
+        "{script:?}"
+    );
+    // Only the deploy job may ask for the token the deploy role is assumed with.
+    for permissions in [&workflow["permissions"], &jobs["test"]["permissions"]] {
+        assert!(permissions.get("id-token").is_none(), "{permissions}");
+    }
+}
+
+/// The JSON block of a document between `<!-- MARKER:start -->` and `<!-- MARKER:end -->`.
+fn marked_json(document: &str, marker: &str) -> Value {
+    let start = format!("<!-- {marker}:start -->");
+    let block = document
+        .split(&start)
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("<!-- {marker}:end -->")).next())
+        .unwrap_or_else(|| panic!("no {start}"));
+    let json = block
+        .trim()
+        .strip_prefix("```json")
+        .and_then(|b| b.strip_suffix("```"))
+        .unwrap_or_else(|| panic!("{marker}: not one json code block"));
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{marker}: {e}"))
+}
+
+/// GitHub gives a job with an `environment` a token whose subject names the environment,
+/// not the branch: a role that trusts `…:ref:refs/heads/main` refuses that job.
+#[test]
+fn the_deploy_role_trusts_the_subject_github_gives_the_deploy_job() {
+    let workflow = sam_template(&["yaml", "docs/deploy-workflow.example.yml"]);
+    let environment = workflow["jobs"]["deploy"]["environment"]
+        .as_str()
+        .expect("the deploy job runs in a GitHub environment");
+    let trust = marked_json(&deploy_guide(), "deploy-trust-policy");
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let statement = &statements[0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+    let provider = statement["Principal"]["Federated"].as_str().unwrap();
+    assert!(
+        provider.ends_with(":oidc-provider/token.actions.githubusercontent.com"),
+        "{provider}"
+    );
+    // Exact values only: a StringLike wildcard would let other jobs or repositories in.
+    let conditions = statement["Condition"].as_object().unwrap();
+    assert_eq!(
+        conditions.keys().collect::<Vec<_>>(),
+        ["StringEquals"],
+        "{conditions:?}"
+    );
+    let equals = &statement["Condition"]["StringEquals"];
+    assert_eq!(
+        equals["token.actions.githubusercontent.com:aud"],
+        "sts.amazonaws.com"
+    );
+    assert_eq!(
+        equals["token.actions.githubusercontent.com:sub"],
+        format!("repo:OWNER/REPO:environment:{environment}")
+    );
+}
+
+/// Whether `text` matches an IAM resource pattern, where `*` stands for any characters.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| glob_matches(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Whether one of the policy's statements allows `action` on `resource`, and under which
+/// conditions.
+fn allowed_by<'p>(policy: &'p Value, action: &str, resource: &str) -> Option<&'p Value> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .filter(|s| actions(s).iter().any(|a| a == action))
+        .find(|s| {
+            let resources = match &s["Resource"] {
+                Value::String(r) => vec![r.as_str()],
+                Value::Array(rs) => rs.iter().filter_map(Value::as_str).collect(),
+                other => panic!("unexpected Resource {other}"),
+            };
+            resources.iter().any(|r| glob_matches(r, resource))
+        })
+        .map(|s| &s["Condition"])
+}
+
+#[test]
+fn the_deploy_guides_policy_lets_sam_deploy_each_samconfig_stack() {
+    let t = template();
+    let policy = marked_json(&deploy_guide(), "deploy-policy");
+    // The change set of a template with a transform is also authorized against the transform.
+    assert_eq!(t["Transform"], "AWS::Serverless-2016-10-31");
+    assert!(allowed_by(
+        &policy,
+        "cloudformation:CreateChangeSet",
+        "arn:aws:cloudformation:REGION:aws:transform/Serverless-2016-10-31"
+    )
+    .is_some());
+    // resolve_s3: SAM's own stack and bucket for the uploaded code.
+    let sam_stack = "arn:aws:cloudformation:REGION:ACCOUNT:stack/aws-sam-cli-managed-default/1a2b";
+    let bucket = "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f";
+    for action in [
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DescribeStacks",
+    ] {
+        assert!(allowed_by(&policy, action, sam_stack).is_some(), "{action}");
+    }
+    for (action, resource) in [
+        ("s3:CreateBucket", bucket.to_owned()),
+        (
+            "s3:PutObject",
+            format!("{bucket}/corbado-connect-backend-prod/1a2b"),
+        ),
+        (
+            "s3:GetObject",
+            format!("{bucket}/corbado-connect-backend-prod/1a2b"),
+        ),
+    ] {
+        assert!(allowed_by(&policy, action, &resource).is_some(), "{action}");
+    }
+    for (name, environment) in samconfig_environments() {
+        let stack = environment["global"]["parameters"]["stack_name"]
+            .as_str()
+            .unwrap();
+        for action in [
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DescribeChangeSet",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+        ] {
+            let arn = format!("arn:aws:cloudformation:REGION:ACCOUNT:stack/{stack}/1a2b");
+            assert!(
+                allowed_by(&policy, action, &arn).is_some(),
+                "[{name}] {action}"
+            );
+        }
+        // Creating a function hands it its role: each role the stack creates, to Lambda only.
+        // CloudFormation names a role <stack>-<logical id>-<random>, at most 64 characters.
+        for f in FUNCTIONS {
+            let role_id = resource(&t, f.logical_id)["Properties"]["Role"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap();
+            let role_name: String = format!("{stack}-{role_id}-A1B2C3D4E5F6")
+                .chars()
+                .take(64)
+                .collect();
+            let condition = allowed_by(
+                &policy,
+                "iam:PassRole",
+                &format!("arn:aws:iam::ACCOUNT:role/{role_name}"),
+            )
+            .unwrap_or_else(|| panic!("[{name}] no iam:PassRole on {role_name}"));
+            assert_eq!(
+                condition["StringEquals"]["iam:PassedToService"],
+                "lambda.amazonaws.com"
+            );
+        }
+    }
+    // Turning on access logging; these actions name no resource.
+    for action in ["logs:CreateLogDelivery", "logs:PutResourcePolicy"] {
+        assert!(allowed_by(&policy, action, "*").is_some(), "{action}");
+    }
+}
+
+/// The rows of the first Markdown table in `text`, each as its cells, header and rule left out.
+fn table_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// The text of a `## ` section of docs/deploy.md, up to the next one.
+fn deploy_guide_section(heading: &str) -> String {
+    let guide = deploy_guide();
+    let section = guide
+        .split(&format!("\n## {heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("docs/deploy.md has no \"## {heading}\""));
+    section.split("\n## ").next().unwrap().to_owned()
+}
+
+/// Each variable the functions read has a row saying where the template takes it from, or
+/// that no template parameter sets it.
+#[test]
+fn the_deploy_guides_environment_table_says_where_each_variable_comes_from() {
+    let t = template();
+    let rows = table_rows(&deploy_guide_section("The functions' environment"));
+    let documented: HashMap<String, String> = rows
+        .iter()
+        .map(|r| (r[0].trim_matches('`').to_owned(), r[1].clone()))
+        .collect();
+    let read: BTreeSet<&str> = vars::REQUIRED
+        .iter()
+        .chain(vars::OPTIONAL.iter())
+        .chain([&logging::LEVEL_VARS[0]])
+        .copied()
+        .collect();
+    for name in &read {
+        assert!(
+            documented.contains_key(*name),
+            "docs/deploy.md lacks {name}"
+        );
+    }
+    let set = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    for (name, source) in &documented {
+        let Some(value) = set.get(name) else {
+            assert!(
+                source.contains("no template parameter sets it"),
+                "{name} is not set by template.yaml, but docs/deploy.md says {source:?}"
+            );
+            continue;
+        };
+        let joined = value.get("Fn::Join").map(|j| &j[1]);
+        let parameter = joined
+            .unwrap_or(value)
+            .get("Ref")
+            .and_then(Value::as_str)
+            .filter(|p| t["Parameters"][*p].is_object());
+        match parameter {
+            Some(parameter) => assert!(
+                source.contains(&format!("`{parameter}`")),
+                "{name} comes from the parameter {parameter}, but docs/deploy.md says {source:?}"
+            ),
+            None => assert!(
+                !source.is_empty() && !source.contains("no template parameter"),
+                "{name} is set by template.yaml, but docs/deploy.md says {source:?}"
+            ),
+        }
+    }
+}
+
+/// docs/deploy.md's table of what each role may do names exactly the role's data actions, so
+/// that a grant the code does not need shows in review.
+#[test]
+fn the_deploy_guide_lists_each_roles_data_actions() {
+    let t = template();
+    let section = deploy_guide_section("What the stack holds");
+    let rows = table_rows(&section);
+    for f in FUNCTIONS {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == format!("`{}`", f.logical_id))
+            .unwrap_or_else(|| panic!("docs/deploy.md has no row for {}", f.logical_id));
+        let listed: BTreeSet<&str> = row[1]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| w.starts_with("dynamodb:") || w.starts_with("secretsmanager:"))
+            .collect();
+        let granted: BTreeSet<String> = policy_statements(&t, &f, &parameter_values(&t, &[]))
+            .iter()
+            .flat_map(actions)
+            .filter(|a| a.starts_with("dynamodb:") || a.starts_with("secretsmanager:"))
+            .collect();
+        let granted: BTreeSet<&str> = granted.iter().map(String::as_str).collect();
+        assert_eq!(listed, granted, "{}", f.logical_id);
+    }
+}
+
+/// The statements of the function's role, as a deployment with these parameters gets them.
+fn policy_statements(t: &Value, f: &Function, parameters: &HashMap<String, String>) -> Vec<Value> {
     let role = &resource(t, f.logical_id)["Properties"]["Role"]["Fn::GetAtt"];
     let role_id = role[0]
         .as_str()
         .expect("the function's Role is a role of this template");
-    resource(t, role_id)["Properties"]["Policies"]
+    let policies = deployed(
+        t,
+        &resource(t, role_id)["Properties"]["Policies"],
+        parameters,
+    );
+    policies
+        .unwrap()
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
         .collect()
 }
 
@@ -1177,37 +1912,159 @@ fn actions(statement: &Value) -> Vec<String> {
     }
 }
 
+/// The actions active tracing needs. X-Ray has no resource to name, so theirs is the one
+/// statement that may allow `"*"`.
+const XRAY_ACTIONS: [&str; 2] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/// A customer-managed KMS key, as `CorbadoApiSecretKmsKeyArn` takes it.
+const SAMPLE_KMS_KEY: &str =
+    "arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
 #[test]
 fn no_statement_allows_a_wildcard_or_denies_nothing() {
     let t = template();
+    for kms_key in ["", SAMPLE_KMS_KEY] {
+        let parameters = parameter_values(&t, &[("CorbadoApiSecretKmsKeyArn", kms_key)]);
+        for f in FUNCTIONS {
+            assert!(resource(&t, f.logical_id)["Properties"]["Policies"].is_null());
+            for statement in policy_statements(&t, &f, &parameters) {
+                assert_eq!(statement["Effect"], "Allow");
+                let text = statement.to_string();
+                if statement["Resource"] == "*" {
+                    assert_eq!(
+                        actions(&statement),
+                        XRAY_ACTIONS,
+                        "{}: only X-Ray's actions may have Resource \"*\": {text}",
+                        f.logical_id
+                    );
+                    continue;
+                }
+                assert!(!text.contains('*'), "{}: wildcard in {text}", f.logical_id);
+                let resource_ = &statement["Resource"];
+                let expected = match actions(&statement)[0].split(':').next().unwrap() {
+                    "logs" => {
+                        json!({"Fn::GetAtt": [f.logical_id.replace("Function", "LogGroup"), "Arn"]})
+                    }
+                    // Query only on the user index: not a scan of the table by another name.
+                    "dynamodb" if actions(&statement) == ["dynamodb:Query"] => {
+                        json!({"Fn::Sub": format!("${{SessionsTable.Arn}}/index/{}", user_index::NAME)})
+                    }
+                    "dynamodb" => json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}),
+                    "secretsmanager" => json!({"Ref": "CorbadoApiSecretArn"}),
+                    "kms" => json!({"Ref": "CorbadoApiSecretKmsKeyArn"}),
+                    other => panic!("unexpected service {other}"),
+                };
+                assert_eq!(resource_, &expected, "{}: {text}", f.logical_id);
+            }
+        }
+    }
+}
+
+/// The statements of the function's role that allow a `kms:` action.
+fn kms_statements(t: &Value, f: &Function, parameters: &HashMap<String, String>) -> Vec<Value> {
+    policy_statements(t, f, parameters)
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("kms:")))
+        .collect()
+}
+
+/// A secret under a customer-managed key answers GetSecretValue only to a caller that may
+/// decrypt with that key: without the grant every passkey request would answer 500.
+#[test]
+fn a_customer_managed_secret_key_is_granted_to_the_passkey_roles_only_through_secrets_manager() {
+    let t = template();
+    assert_eq!(t["Parameters"]["CorbadoApiSecretKmsKeyArn"]["Default"], "");
+    for good in [
+        "",
+        SAMPLE_KMS_KEY,
+        "arn:aws:kms:eu-central-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+        "arn:aws-cn:kms:cn-north-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ] {
+        assert!(
+            parameter_accepts(&t, "CorbadoApiSecretKmsKeyArn", good),
+            "{good}"
+        );
+    }
+    for bad in [
+        // IAM matches kms:Decrypt against the key's ARN, never an alias's.
+        "arn:aws:kms:eu-central-1:111111111111:alias/corbado",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:eu-central-1:111111111111:key/*",
+        "arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab/x",
+        SAMPLE_SECRET_ARN,
+    ] {
+        assert!(
+            !parameter_accepts(&t, "CorbadoApiSecretKmsKeyArn", bad),
+            "{bad}"
+        );
+    }
+    let without = parameter_values(&t, &[]);
+    let with = parameter_values(&t, &[("CorbadoApiSecretKmsKeyArn", SAMPLE_KMS_KEY)]);
     for f in FUNCTIONS {
-        assert!(resource(&t, f.logical_id)["Properties"]["Policies"].is_null());
-        for statement in policy_statements(&t, &f) {
-            assert_eq!(statement["Effect"], "Allow");
-            let text = statement.to_string();
-            assert!(!text.contains('*'), "{}: wildcard in {text}", f.logical_id);
-            let resource_ = &statement["Resource"];
-            let expected = match actions(statement)[0].split(':').next().unwrap() {
-                "logs" => {
-                    json!({"Fn::GetAtt": [f.logical_id.replace("Function", "LogGroup"), "Arn"]})
-                }
-                // Query only on the user index: not a scan of the table by another name.
-                "dynamodb" if actions(statement) == ["dynamodb:Query"] => {
-                    json!({"Fn::Sub": format!("${{SessionsTable.Arn}}/index/{}", user_index::NAME)})
-                }
-                "dynamodb" => json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}),
-                "secretsmanager" => json!({"Ref": "CorbadoApiSecretArn"}),
-                other => panic!("unexpected service {other}"),
-            };
-            assert_eq!(resource_, &expected, "{}: {text}", f.logical_id);
+        assert_eq!(
+            kms_statements(&t, &f, &without),
+            Vec::<Value>::new(),
+            "{}: no key, no grant",
+            f.logical_id
+        );
+        let expected = if calls_corbado(&f) {
+            // Only through Secrets Manager in the stack's region, and only for this secret
+            // (Secrets Manager names it in the encryption context), not for whatever else
+            // the key protects.
+            vec![json!({
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": {"Ref": "CorbadoApiSecretKmsKeyArn"},
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
+                    "kms:EncryptionContext:SecretARN": {"Ref": "CorbadoApiSecretArn"}
+                }}
+            })]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            kms_statements(&t, &f, &with),
+            expected,
+            "{} with a customer-managed key",
+            f.logical_id
+        );
+    }
+}
+
+#[test]
+fn every_function_is_traced_and_its_role_may_send_the_traces() {
+    let t = template();
+    let tracing = &t["Parameters"]["Tracing"];
+    assert_eq!(tracing["Default"], "Active");
+    assert_eq!(tracing["AllowedValues"], json!(["Active", "PassThrough"]));
+    let cfn = transformed(&[]);
+    for f in FUNCTIONS {
+        assert_eq!(
+            cfn["Resources"][f.logical_id]["Properties"]["TracingConfig"],
+            json!({"Mode": {"Ref": "Tracing"}}),
+            "{}",
+            f.logical_id
+        );
+        // SAM adds the X-Ray actions only to roles it generates; Lambda refuses active
+        // tracing for a role without them.
+        for mode in ["Active", "PassThrough"] {
+            let parameters = parameter_values(&t, &[("Tracing", mode)]);
+            assert!(
+                policy_statements(&t, &f, &parameters)
+                    .iter()
+                    .any(|s| actions(s) == XRAY_ACTIONS && s["Resource"] == "*"),
+                "{}: Tracing={mode}",
+                f.logical_id
+            );
         }
     }
 }
 
 /// Drives each function through its success and failure paths with AWS
-/// clients that record every call, and compares with the role's actions.
+/// clients that record every call: the role allows each action called.
 #[tokio::test]
-async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
+async fn each_role_allows_every_aws_action_its_function_calls() {
     let t = template();
     let emulators = Emulators::connect().await;
     for f in FUNCTIONS {
@@ -1288,15 +2145,106 @@ async fn each_role_allows_exactly_the_aws_actions_its_function_calls() {
             .into_iter()
             .chain(recording.secrets_calls.actions())
             .collect();
-        let allowed: BTreeSet<String> = policy_statements(&t, &f)
-            .into_iter()
+        // Logs, traces and the secret's key are used by Lambda and Secrets Manager, not
+        // called by the code.
+        let allowed: BTreeSet<String> = policy_statements(&t, &f, &parameter_values(&t, &[]))
+            .iter()
             .flat_map(actions)
-            .filter(|a| !a.starts_with("logs:"))
+            .filter(|a| !["logs:", "xray:", "kms:"].iter().any(|p| a.starts_with(p)))
             .collect();
-        assert_eq!(
-            allowed, called,
-            "{}: the role's actions differ from the calls the code makes",
+        let denied: Vec<&String> = called.difference(&allowed).collect();
+        assert!(
+            denied.is_empty(),
+            "{}: the role denies {denied:?}, which the code calls",
             f.logical_id
         );
+    }
+}
+
+/// (major, minor, patch) of a Rust version such as `1.94.1`.
+fn rust_version(text: &str) -> (u32, u32, u32) {
+    let parts: Vec<u32> = text
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("not a version: {text}"))
+        })
+        .collect();
+    assert_eq!(parts.len(), 3, "a release, not a channel name: {text}");
+    (parts[0], parts[1], parts[2])
+}
+
+#[test]
+fn the_pinned_toolchain_satisfies_the_workspaces_rust_version() {
+    let toolchain = sam_template(&["toml", "rust-toolchain.toml"]);
+    let channel = toolchain["toolchain"]["channel"].as_str().unwrap();
+    let manifest = sam_template(&["toml", "Cargo.toml"]);
+    let needed = manifest["workspace"]["package"]["rust-version"]
+        .as_str()
+        .unwrap();
+    assert!(
+        rust_version(channel) >= rust_version(needed),
+        "rust-toolchain.toml pins {channel}, the crates need {needed}"
+    );
+    // rustfmt and clippy run in scripts/test.sh.
+    let components = &toolchain["toolchain"]["components"];
+    for component in ["rustfmt", "clippy"] {
+        assert!(
+            components.as_array().unwrap().contains(&json!(component)),
+            "{component}"
+        );
+    }
+}
+
+/// scripts/sam-build.sh installs its tools with install_build_tools, which works on a machine
+/// without Java or Node: run here with them left off PATH.
+#[test]
+fn the_lambda_build_needs_neither_java_nor_node() {
+    let root = project_root();
+    let script = std::fs::read_to_string(root.join("scripts/sam-build.sh")).unwrap();
+    let lines: Vec<&str> = script.lines().map(str::trim).collect();
+    assert!(lines.contains(&"install_build_tools"), "{script}");
+    assert!(!script.contains("install_dev_tools"), "{script}");
+    // GNU stat's -c is -f on macOS.
+    assert!(!script.contains("stat -c"), "{script}");
+
+    let shadow = std::env::temp_dir().join(format!("no-java-no-node-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&shadow);
+    std::fs::create_dir_all(&shadow).unwrap();
+    let path = std::env::var("PATH").unwrap();
+    for dir in std::env::split_paths(&path) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if ["java", "node", "npm", "npx"].iter().any(|n| name == *n) {
+                continue;
+            }
+            // The first of a name on PATH wins, as in a shell.
+            let _ = std::os::unix::fs::symlink(entry.path(), shadow.join(&name));
+        }
+    }
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg("source scripts/lib.sh && install_build_tools && command -v sam cargo-lambda")
+        .env("PATH", &shadow)
+        // The tools are in .venv already (scripts/test.sh installs them): never the network.
+        .env("PIP_NO_INDEX", "1")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&shadow).unwrap();
+    assert!(
+        output.status.success(),
+        "install_build_tools without Java and Node: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found = String::from_utf8(output.stdout).unwrap();
+    let venv = root.join(".venv/bin");
+    let found: Vec<&str> = found.lines().collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    for tool in found {
+        assert!(Path::new(tool).starts_with(&venv), "{tool}");
     }
 }
