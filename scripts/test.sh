@@ -42,8 +42,17 @@ export MOTO_SERVER="$VENV/bin/moto_server"
 export CORBADO_SPEC="$CORBADO_SPEC_DIR/backend_api_v2.contract.yml"
 
 
+# Every AWS call the code under test makes, for the role check below (tests/src/aws_calls.rs).
+export AWS_CALL_LOG="$STATE/aws-calls.log"
+: >"$AWS_CALL_LOG"
+
 log "cargo test"
 cargo test --workspace --locked "$@"
+if [ $# -eq 0 ]; then
+  log "every AWS call the tests made, against its function's role in template.yaml"
+  cargo test --locked -p integration-tests --test deployment_template -- --ignored --nocapture \
+    every_recorded_aws_call_is_allowed_by_its_functions_role
+fi
 
 log "benchmark, smoke mode (scripts/bench.sh --smoke)"
 "$ROOT/scripts/bench.sh" --smoke

@@ -74,6 +74,27 @@ impl Emulators {
         }
     }
 
+    /// The DynamoDB client configuration of the code under test: the functions' own
+    /// timeouts, and a [`CallRecorder`] (its calls are checked against the roles).
+    pub fn function_dynamodb_config(&self) -> aws_sdk_dynamodb::config::Builder {
+        aws_sdk_dynamodb::config::Builder::from(&self.aws)
+            .interceptor(CallRecorder::new("dynamodb"))
+    }
+
+    /// The DynamoDB client of the code under test ([`Emulators::function_dynamodb_config`]).
+    pub fn function_dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(self.function_dynamodb_config().build())
+    }
+
+    /// The Secrets Manager client of the code under test, its calls recorded.
+    pub fn function_secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&self.aws)
+                .interceptor(CallRecorder::new("secretsmanager"))
+                .build(),
+        )
+    }
+
     pub async fn new_table(&self) -> String {
         let name = unique_name("sessions");
         create_table(&self.dynamodb, &name).await;
@@ -89,6 +110,13 @@ impl Emulators {
                 .endpoint_url(url)
                 .build(),
         )
+    }
+
+    /// The passkey functions' [`App`] for `config`, on this harness's recorded clients.
+    pub fn app(&self, config: &Config) -> App {
+        let secrets = SecretCache::new(self.function_secrets(), &config.api_secret_id);
+        App::from_clients(config, self.function_dynamodb(), secrets, TEST_POLICY)
+            .expect("app starts")
     }
 
     /// Creates a secret in moto and returns its ARN.
@@ -154,6 +182,8 @@ pub fn unique_name(prefix: &str) -> String {
 
 pub use connect_backend::Endpoint;
 
+pub mod aws_calls;
+pub use aws_calls::{as_function, CallRecorder};
 pub mod fault_proxy;
 pub use fault_proxy::{Fault, FaultProxy};
 
@@ -368,7 +398,7 @@ impl TestApp {
         secret_refresh: Duration,
         overrides: &[(&str, &str)],
     ) -> Self {
-        let dynamodb = aws_sdk_dynamodb::Client::new(&emulators.aws);
+        let dynamodb = emulators.function_dynamodb();
         let corbado = MockServer::start().await;
         let corbado_url = corbado.uri();
         Self::start_with_dynamodb(
@@ -408,7 +438,8 @@ impl TestApp {
         let emulators = Emulators::connect().await;
         let secret_arn = emulators.new_secret(API_SECRET).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
+            emulators
+                .function_dynamodb_config()
                 .interceptor(interceptor)
                 .build(),
         );
@@ -440,7 +471,8 @@ impl TestApp {
             corbado: FaultProxy::start(&corbado.uri()).await,
         };
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
+            emulators
+                .function_dynamodb_config()
                 .endpoint_url(proxies.dynamodb.url())
                 .build(),
         );
@@ -470,11 +502,8 @@ impl TestApp {
     ) -> Self {
         let table = emulators.new_table().await;
         let config = config_with(&table, &secret_arn, &format!("{corbado_url}/v2"), overrides);
-        let secrets = SecretCache::new(
-            aws_sdk_secretsmanager::Client::new(&emulators.aws),
-            &secret_arn,
-        )
-        .with_refresh_interval(secret_refresh);
+        let secrets = SecretCache::new(emulators.function_secrets(), &secret_arn)
+            .with_refresh_interval(secret_refresh);
         let metric_lines: Arc<Mutex<Vec<String>>> = Arc::default();
         let sink = || MetricsSink::Memory(Arc::clone(&metric_lines));
         let parts = || {
@@ -523,9 +552,9 @@ impl TestApp {
         let request = serde_json::value::to_raw_value(&event.json).expect("an event is JSON");
         let mut context = Context::default();
         context.request_id = unique_name("request");
-        connect_backend::runtime::authorize(&self.authorizer, LambdaEvent::new(request, context))
-            .await
-            .ok()
+        let event = LambdaEvent::new(request, context);
+        let authorized = connect_backend::runtime::authorize(&self.authorizer, event);
+        as_function(Endpoint::Authorizer, authorized).await.ok()
     }
 
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
@@ -671,9 +700,9 @@ pub async fn invoke(app: &impl Routes, event: Event) -> Reply {
     let mut context = Context::default();
     context.request_id = unique_name("request");
     let request_id = context.request_id.clone();
-    let response =
-        connect_backend::runtime::handle(app, event.endpoint, LambdaEvent::new(request, context))
-            .await;
+    let handled =
+        connect_backend::runtime::handle(app, event.endpoint, LambdaEvent::new(request, context));
+    let response = as_function(event.endpoint, handled).await;
     let raw = serde_json::to_value(response).expect("response serialises");
     let body = raw["body"]
         .as_str()
@@ -832,73 +861,6 @@ fn assert_refuses(binary: &str, cases: &[(&str, Option<&str>)]) {
             "{name}={value:?}: the variable is not named.\nstdout: {stdout}\nstderr: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{name}={value:?}: {stderr}");
-    }
-}
-
-/// Records which AWS operations a client performs, as IAM actions (`dynamodb:GetItem`).
-#[derive(Debug, Clone)]
-pub struct CallRecorder {
-    iam_prefix: &'static str,
-    calls: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
-}
-
-impl CallRecorder {
-    pub fn new(iam_prefix: &'static str) -> Self {
-        Self {
-            iam_prefix,
-            calls: Default::default(),
-        }
-    }
-
-    pub fn actions(&self) -> std::collections::BTreeSet<String> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-impl aws_sdk_dynamodb::config::Intercept for CallRecorder {
-    fn name(&self) -> &'static str {
-        "CallRecorder"
-    }
-
-    // Client interceptors' read_before_execution runs before the operation's
-    // metadata is in the bag; by serialisation it is.
-    fn read_before_serialization(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
-            '_,
-        >,
-        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-        else {
-            return Ok(());
-        };
-        let mut calls = self.calls.lock().unwrap();
-        // IAM has no TransactWriteItems action: each item needs its own action's permission.
-        let transaction = context
-            .input()
-            .downcast_ref::<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput>();
-        match transaction {
-            Some(input) => {
-                for item in input.transact_items() {
-                    for (action, present) in [
-                        ("PutItem", item.put().is_some()),
-                        ("DeleteItem", item.delete().is_some()),
-                        ("UpdateItem", item.update().is_some()),
-                        ("ConditionCheckItem", item.condition_check().is_some()),
-                    ] {
-                        if present {
-                            calls.insert(format!("{}:{action}", self.iam_prefix));
-                        }
-                    }
-                }
-            }
-            None => {
-                calls.insert(format!("{}:{}", self.iam_prefix, metadata.name()));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -88,12 +88,7 @@ async fn both_flows_send_requests_that_corbado_s_spec_accepts() {
     let emulators = Emulators::connect().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let table = emulators.new_table().await;
-    let app = connect_backend::App::new(
-        &config(&table, &secret_arn, &prism.url),
-        &emulators.aws,
-        TEST_POLICY,
-    )
-    .unwrap();
+    let app = emulators.app(&config(&table, &secret_arn, &prism.url));
 
     let jwt = signed_passkey_data(login_claims("user-42"));
     let login = invoke(

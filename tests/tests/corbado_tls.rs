@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use connect_backend::metrics::MetricsSink;
 use connect_backend::session::attr;
-use connect_backend::{App, SecretCache};
+use connect_backend::App;
 use integration_tests::*;
 use serde_json::{json, Value};
 
@@ -144,14 +144,9 @@ impl Drop for StandIn {
 /// talking to Corbado at `backend_api`.
 async fn app(emulators: &Emulators, secret_arn: &str, backend_api: &str) -> (App, String) {
     let table = emulators.new_table().await;
-    let app = App::from_clients(
-        &config_with(&table, secret_arn, backend_api, &[]),
-        emulators.dynamodb.clone(),
-        SecretCache::new(emulators.secrets.clone(), secret_arn),
-        TEST_POLICY,
-    )
-    .expect("app starts")
-    .with_metrics_sink(MetricsSink::Memory(Default::default()));
+    let app = emulators
+        .app(&config_with(&table, secret_arn, backend_api, &[]))
+        .with_metrics_sink(MetricsSink::Memory(Default::default()));
     (app, table)
 }
 

@@ -2248,3 +2248,72 @@ fn the_lambda_build_needs_neither_java_nor_node() {
         assert!(Path::new(tool).starts_with(&venv), "{tool}");
     }
 }
+
+/// Every AWS call that every test recorded ([`integration_tests::aws_calls`]), success,
+/// fault and retry paths alike, is allowed by the role of the function that made it; and
+/// every data action a role allows was needed by some call. No emulator enforces IAM, so
+/// this is where a call only a rare path makes (a login's read-back after a lost write
+/// reply) would otherwise first fail: on AWS. scripts/test.sh runs it after the others.
+#[test]
+#[ignore = "reads the calls every other test recorded: scripts/test.sh runs it after them"]
+fn every_recorded_aws_call_is_allowed_by_its_functions_role() {
+    use integration_tests::aws_calls::{read_log, LOG_VAR, NO_FUNCTION};
+    let log = std::env::var_os(LOG_VAR)
+        .unwrap_or_else(|| panic!("{LOG_VAR} names no log: run scripts/test.sh"));
+    let calls = read_log(Path::new(&log)).expect("the recorded calls");
+    let t = template();
+    // With the optional KMS statement in: all the grants a deployment can have.
+    let parameters = parameter_values(&t, &[("CorbadoApiSecretKmsKeyArn", SAMPLE_KMS_KEY)]);
+    let is_data_action = |a: &str| a.starts_with("dynamodb:") || a.starts_with("secretsmanager:");
+    let known: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.logical_id).collect();
+    for call in &calls {
+        assert!(
+            call.function == NO_FUNCTION || known.contains(call.function.as_str()),
+            "{call:?}"
+        );
+    }
+    let mut report = Vec::new();
+    for f in FUNCTIONS {
+        let allowed: BTreeSet<String> = policy_statements(&t, &f, &parameters)
+            .iter()
+            .flat_map(actions)
+            .filter(|a| is_data_action(a))
+            .collect();
+        let made: Vec<_> = calls
+            .iter()
+            .filter(|c| c.function == f.logical_id)
+            .collect();
+        let called: BTreeSet<String> = made.iter().map(|c| c.action.clone()).collect();
+        let denied: Vec<_> = made
+            .iter()
+            .filter(|c| !allowed.contains(&c.action))
+            .map(|c| format!("{} (test {})", c.action, c.test))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert!(
+            denied.is_empty(),
+            "{}: its role denies calls the tests made: {denied:?}",
+            f.logical_id
+        );
+        let unused: Vec<_> = allowed.difference(&called).collect();
+        assert!(
+            unused.is_empty(),
+            "{}: its role allows {unused:?}, which no test's call needed",
+            f.logical_id
+        );
+        report.push(format!(
+            "{}: {} calls, {called:?}",
+            f.logical_id,
+            made.len()
+        ));
+    }
+    let tests: BTreeSet<&str> = calls.iter().map(|c| c.test.as_str()).collect();
+    println!(
+        "{} recorded calls from {} test executables ({} outside a function's request)\n{}",
+        calls.len(),
+        tests.len(),
+        calls.iter().filter(|c| c.function == NO_FUNCTION).count(),
+        report.join("\n")
+    );
+}

@@ -43,7 +43,8 @@ async fn a_dynamodb_outage_fails_cleanly_and_service_resumes_after_it() {
 
     let emulators = Emulators::connect().await;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&emulators.aws)
+        emulators
+            .function_dynamodb_config()
             .endpoint_url(dynamodb_local.url())
             .build(),
     );
@@ -57,10 +58,7 @@ async fn a_dynamodb_outage_fails_cleanly_and_service_resumes_after_it() {
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let corbado = corbado_that_always_succeeds().await;
     let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));
-    let secrets = SecretCache::new(
-        aws_sdk_secretsmanager::Client::new(&emulators.aws),
-        &secret_arn,
-    );
+    let secrets = SecretCache::new(emulators.function_secrets(), &secret_arn);
     let app = App::from_clients(&config, dynamodb.clone(), secrets, TEST_POLICY).unwrap();
 
     let before = invoke(&app, login("user-before")).await;
@@ -134,6 +132,7 @@ async fn secrets_manager_unreachable_at_start_then_back_and_down_again() {
     let emulators = Emulators::connect().await;
     let secrets_client = aws_sdk_secretsmanager::Client::from_conf(
         aws_sdk_secretsmanager::config::Builder::from(&emulators.aws)
+            .interceptor(CallRecorder::new("secretsmanager"))
             .endpoint_url(moto.url())
             .build(),
     );
@@ -144,13 +143,8 @@ async fn secrets_manager_unreachable_at_start_then_back_and_down_again() {
     // Initialisation does not need Secrets Manager: the secret is read on first use.
     let secrets = SecretCache::new(secrets_client.clone(), &secret_name)
         .with_refresh_interval(Duration::from_millis(1));
-    let app = App::from_clients(
-        &config,
-        aws_sdk_dynamodb::Client::new(&emulators.aws),
-        secrets,
-        TEST_POLICY,
-    )
-    .unwrap();
+    let app =
+        App::from_clients(&config, emulators.function_dynamodb(), secrets, TEST_POLICY).unwrap();
 
     let down = invoke(&app, login("user-1")).await;
     down.assert_error(500, "internal_error");

@@ -236,7 +236,7 @@ async fn an_unreachable_corbado_is_a_502() {
         .unwrap()
         .port();
     let config = config(&table, &secret_arn, &format!("http://127.0.0.1:{port}/v2"));
-    let app = connect_backend::App::new(&config, &emulators.aws, TEST_POLICY).unwrap();
+    let app = emulators.app(&config);
     let jwt = signed_passkey_data(login_claims("user-42"));
     invoke(&app, verify_event(&jwt))
         .await
@@ -453,7 +453,7 @@ async fn a_dynamodb_failure_is_a_500_without_a_cookie() {
     let t = TestApp::start_with(emulators, secret_arn, Duration::from_secs(600)).await;
     let corbado_uri = format!("{}/v2", t.corbado.uri());
     let missing_table = config(&unique_name("no-such-table"), &t.secret_arn, &corbado_uri);
-    let app = connect_backend::App::new(&missing_table, &t.emulators.aws, TEST_POLICY).unwrap();
+    let app = t.emulators.app(&missing_table);
     let jwt = t.expect_verification("user-42", "success", 1).await;
     let reply = invoke(&app, verify_event(&jwt)).await;
     reply.assert_error(500, "internal_error");
