@@ -85,7 +85,8 @@ async fn the_session_route_answers_401_without_a_live_session() {
     )
     .await
     .assert_error(401, "session_ambiguous");
-    // A page of another site may not read it with the user's cookie.
+    // A page of another site may not read it with the user's cookie. The checks run in
+    // openapi.yaml's order: presence of a session before the Origin of a cookie request.
     app.invoke(
         who_am_i()
             .session(&token)
@@ -93,6 +94,9 @@ async fn the_session_route_answers_401_without_a_live_session() {
     )
     .await
     .assert_error(403, "origin_not_allowed");
+    app.invoke(who_am_i().header("origin", "https://evil.example.net"))
+        .await
+        .assert_error(401, "session_required");
 }
 
 #[tokio::test]
