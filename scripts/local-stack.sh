@@ -67,8 +67,8 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 export AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
 export SESSIONS_TABLE=$SESSIONS_TABLE
 export LAMBDA_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url
-export VERIFY_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/
-export CONNECT_TOKEN_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/
+export VERIFY_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/auth/verifySignedPasskeyData
+export CONNECT_TOKEN_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/auth/createConnectToken
 export SESSION_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/session/auth/session
 # The functions' settings (no secret), for a second cargo lambda watch with other ones (tests/check_openapi.py).
 export CORBADO_PROJECT_ID=$CORBADO_PROJECT_ID CORBADO_API_SECRET_ARN=$CORBADO_API_SECRET_ARN
@@ -80,8 +80,8 @@ ENV
 cat >&2 <<MSG
 
   Local stack is starting. Endpoints (JSON):
-    POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/
-    POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/
+    POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/verify-signed-passkey-data/auth/verifySignedPasskeyData
+    POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/create-connect-token/auth/createConnectToken
     GET, DELETE http://127.0.0.1:$LAMBDA_PORT/lambda-url/session/auth/session
     DELETE http://127.0.0.1:$LAMBDA_PORT/lambda-url/session/auth/sessions
   Sessions table: $SESSIONS_TABLE in DynamoDB Local; API secret: $CORBADO_API_SECRET_ARN in moto.

@@ -2,7 +2,7 @@
 scripts/check-local-stack.sh after the events check; needs `source .local/env`.
 
 1. openapi-spec-validator validates the document (OpenAPI 3.1).
-2. A copy with the local stack's paths (/lambda-url/<binary>/ for /auth/…), nothing else
+2. A copy with the local stack's paths (/lambda-url/<binary>/auth/… for /auth/…), nothing else
    changed, goes to .local/openapi/.
 3. Schemathesis runs three passes against the functions, each with a fixed seed and a bounded
    number of examples (OPENAPI_EXAMPLES per operation and phase), with a live session from
@@ -34,9 +34,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("OPENAPI_WORK", os.path.join(ROOT, ".local", "openapi"))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 LOCAL_PATHS = {
-    "/auth/createConnectToken": "/lambda-url/create-connect-token/",
-    "/auth/verifySignedPasskeyData": "/lambda-url/verify-signed-passkey-data/",
-    # The session function routes by the path's last segment.
+    # Each function matches the end of the path it is sent, as behind API Gateway.
+    "/auth/createConnectToken": "/lambda-url/create-connect-token/auth/createConnectToken",
+    "/auth/verifySignedPasskeyData": "/lambda-url/verify-signed-passkey-data/auth/verifySignedPasskeyData",
     "/auth/session": "/lambda-url/session/auth/session",
     "/auth/sessions": "/lambda-url/session/auth/sessions",
 }

@@ -32,7 +32,7 @@ HEADER = b64url('{"alg":"RS256"}')
 
 
 def post(path: str, body: dict, cookie: str = None):
-    request = urllib.request.Request(f"{BASE}/{path}/", data=json.dumps(body).encode(), method="POST")
+    request = urllib.request.Request(f"{BASE}/{path}", data=json.dumps(body).encode(), method="POST")
     request.add_header("content-type", "application/json")
     if cookie:
         request.add_header("cookie", cookie)
@@ -49,14 +49,14 @@ def pair(n: int):
     user = f"load-user-{n}"
     claims = b64url(json.dumps({"sub": f"usr-{n}", "webauthnId": user}))
     jwt = f"{HEADER}.{claims}.c2ln"
-    status, headers, body = post("verify-signed-passkey-data", {"signedPasskeyData": jwt})
+    status, headers, body = post("verify-signed-passkey-data/auth/verifySignedPasskeyData", {"signedPasskeyData": jwt})
     if status != 200 or body != {"success": True}:
         return f"login {status} {body}"
     cookies = headers.get_all("set-cookie") or []
     if len(cookies) != 1:
         return f"login cookies {cookies}"
     cookie = cookies[0].split(";")[0]
-    status, _, body = post("create-connect-token", {"type": "passkey-list"}, cookie)
+    status, _, body = post("create-connect-token/auth/createConnectToken", {"type": "passkey-list"}, cookie)
     if status != 200 or not str(body.get("connectToken", "")).startswith("ctk1_"):
         return f"connect token {status} {body}"
     return "ok"

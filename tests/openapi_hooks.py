@@ -57,7 +57,7 @@ def _login(webauthn_id: str | None = None) -> str:
     if SESSION == "bearer":
         body["sessionDelivery"] = "body"
     request = urllib.request.Request(
-        f"{BASE_URL}/lambda-url/verify-signed-passkey-data/",
+        f"{BASE_URL}/lambda-url/verify-signed-passkey-data/auth/verifySignedPasskeyData",
         data=json.dumps(body).encode(),
         headers={"content-type": "application/json"},
         method="POST",

@@ -1,7 +1,7 @@
 //! Answers from Corbado's Backend API: success bodies and errorRsp.
 #![no_main]
 
-use connect_backend::corbado::{decode_connect_token, decode_verification, ErrorDetails};
+use connect_backend::upstream::corbado::{decode_connect_token, decode_verification, ErrorDetails};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

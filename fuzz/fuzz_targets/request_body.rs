@@ -1,7 +1,10 @@
-//! Request bodies of both endpoints, as lambda_http hands them over.
+//! Request bodies of the passkey routes, as lambda_http hands them over.
 #![no_main]
 
-use connect_backend::api::{json_body, CreateConnectTokenBody, VerifySignedPasskeyDataBody};
+use connect_backend::functions::create_connect_token::CreateConnectTokenBody;
+use connect_backend::functions::verify_signed_passkey_data::VerifySignedPasskeyDataBody;
+use connect_backend::http::request::json_body;
+use connect_backend::http::ApiError;
 use lambda_http::{http, Body};
 use libfuzzer_sys::fuzz_target;
 
@@ -18,6 +21,6 @@ fuzz_target!(|data: &[u8]| {
     .into_iter()
     .flatten()
     {
-        assert!(result.status().is_client_error());
+        assert!(ApiError::from(result).status().is_client_error());
     }
 });

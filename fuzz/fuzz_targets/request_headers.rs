@@ -1,7 +1,8 @@
 //! Cookie and Authorization headers.
 #![no_main]
 
-use connect_backend::api::{bearer_token, cookie};
+use connect_backend::http::request::{bearer_token, find_cookie};
+use connect_backend::session::policy::CookieCount;
 use connect_backend::SessionToken;
 use lambda_http::{http, Body};
 use libfuzzer_sys::fuzz_target;
@@ -15,9 +16,8 @@ fuzz_target!(|data: &[u8]| {
         .header("authorization", value)
         .body(Body::Empty)
         .expect("valid header values");
-    // Without the runtime's Invocation, the cookie is read from the Cookie header.
-    if let Ok(Some(token)) = cookie(&request, "__Host-session") {
-        let _ = SessionToken::parse(&token);
+    if let CookieCount::One(token) = find_cookie([data], "__Host-session") {
+        let _ = SessionToken::parse(token);
     }
     if let Some(token) = bearer_token(&request) {
         let _ = SessionToken::parse(token);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::metrics;
+use crate::telemetry::metrics;
 
 pub const DEFAULT_BACKEND_API: &str = "https://backendapi.cloud.corbado.io/v2";
 pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 10_800;
@@ -57,7 +57,7 @@ pub struct SessionConfig {
     pub allowed_origins: Vec<String>,
     /// Whether native apps may receive the session token in the body and send it as a bearer token.
     pub native_app_sessions: bool,
-    /// CloudWatch namespace of the request metrics ([`crate::metrics`]).
+    /// CloudWatch namespace of the request metrics ([`crate::telemetry::metrics`]).
     pub metrics_namespace: String,
 }
 

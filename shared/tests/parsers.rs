@@ -4,11 +4,15 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use connect_backend::api::{self, ApiError, CreateConnectTokenBody, VerifySignedPasskeyDataBody};
-use connect_backend::corbado::{decode_connect_token, decode_verification, ErrorDetails};
+use connect_backend::functions::create_connect_token::CreateConnectTokenBody;
+use connect_backend::functions::verify_signed_passkey_data::VerifySignedPasskeyDataBody;
+use connect_backend::http::request::{self, BodyError};
+use connect_backend::http::ApiError;
+use connect_backend::session::policy::CookieCount;
 use connect_backend::signed_data::{SignedDataError, SignedPasskeyData};
+use connect_backend::upstream::corbado::{decode_connect_token, decode_verification, ErrorDetails};
 use connect_backend::SessionToken;
-use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::{Body, Request};
 use proptest::prelude::*;
 
@@ -28,26 +32,26 @@ proptest! {
     #[test]
     fn json_body_never_panics_and_errors_are_client_errors(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let request = request(body, "application/json", &[]);
-        if let Err(err) = api::json_body::<CreateConnectTokenBody>(&request) {
-            prop_assert!(err.status().is_client_error(), "{err}");
+        if let Err(err) = request::json_body::<CreateConnectTokenBody>(&request) {
+            prop_assert!(ApiError::from(err.clone()).status().is_client_error(), "{err}");
         }
-        if let Err(err) = api::json_body::<VerifySignedPasskeyDataBody>(&request) {
-            prop_assert!(err.status().is_client_error(), "{err}");
+        if let Err(err) = request::json_body::<VerifySignedPasskeyDataBody>(&request) {
+            prop_assert!(ApiError::from(err.clone()).status().is_client_error(), "{err}");
         }
     }
 
     #[test]
     fn json_body_accepts_every_object_with_a_string_type(t in ".{0,64}", extra in "[a-z]{1,8}") {
         let body = serde_json::json!({"type": t, extra: [1, {"x": null}]}).to_string();
-        let parsed: Result<CreateConnectTokenBody, _> = api::json_body(&request(body.into_bytes(), "application/json; charset=utf-8", &[]));
+        let parsed: Result<CreateConnectTokenBody, _> = request::json_body(&request(body.into_bytes(), "application/json; charset=utf-8", &[]));
         prop_assert_eq!(parsed.map(|b| b.token_type).ok(), Some(t));
     }
 
     #[test]
     fn json_body_rejects_other_content_types(ct in "[ -~]{0,40}") {
         prop_assume!(!ct.split(';').next().unwrap().trim().eq_ignore_ascii_case("application/json"));
-        let result = api::json_body::<CreateConnectTokenBody>(&request(b"{\"type\":\"x\"}".to_vec(), &ct, &[]));
-        prop_assert!(matches!(result, Err(ApiError::UnsupportedMediaType)));
+        let result = request::json_body::<CreateConnectTokenBody>(&request(b"{\"type\":\"x\"}".to_vec(), &ct, &[]));
+        prop_assert_eq!(result.err(), Some(BodyError::UnsupportedMediaType));
     }
 
     #[test]
@@ -58,8 +62,7 @@ proptest! {
     ) {
         prop_assume!(!before.contains("sid=") && !after.contains("sid="));
         let header = format!("{before}sid={value}{after}");
-        let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
-        prop_assert_eq!(api::cookie(&req, "sid").ok(), Some(Some(value.clone())));
+        prop_assert_eq!(request::find_cookie([header.as_bytes()], "sid"), CookieCount::One(&value));
     }
 
     #[test]
@@ -71,23 +74,20 @@ proptest! {
     ) {
         prop_assume!(!before.contains("sid=") && !after.contains("sid="));
         let header = format!("{before}sid={value}{after}");
-        let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
-        prop_assert_eq!(api::cookie(&req, "sid").ok(), Some(Some(value.clone())));
+        prop_assert_eq!(request::find_cookie([header.as_bytes()], "sid"), CookieCount::One(&value));
     }
 
     #[test]
     fn two_cookies_of_our_name_are_refused(a in "[A-Za-z0-9_-]{0,43}", b in "[A-Za-z0-9_-]{0,43}") {
         let header = format!("sid={a}; pref=José; sid={b}");
-        let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
-        prop_assert_eq!(api::cookie(&req, "sid"), Err(api::AmbiguousCookie));
+        prop_assert_eq!(request::find_cookie([header.as_bytes()], "sid"), CookieCount::Several);
     }
 
     #[test]
     fn cookie_parsing_survives_arbitrary_headers(header in "[ -~]{0,300}") {
-        let req = request(Vec::new(), "application/json", &[(COOKIE.as_str(), &header)]);
-        let _ = api::cookie(&req, "__Host-session");
+        let _ = request::find_cookie([header.as_bytes()], "__Host-session");
         let req = request(Vec::new(), "application/json", &[(AUTHORIZATION.as_str(), &header)]);
-        let _ = api::bearer_token(&req);
+        let _ = request::bearer_token(&req);
     }
 
     #[test]

@@ -306,6 +306,9 @@ async function logOutEverywhere(first, second) {
     check('the first browser, its cookie still held, gets 401 session_invalid from GET /auth/session',
       sent?.sessionCookieFingerprint === fingerprint(firstCookie?.value ?? '') &&
       session?.status === 401 && session.body?.code === 'session_invalid', described(session));
+    // That 401 carries the clearing cookie: the dead cookie leaves the jar, not only the server.
+    check(`the first browser's jar no longer holds the dead ${COOKIE_NAME}`,
+      (await storedSessionCookies(first)).length === 0);
   } finally {
     await firstPage.close();
   }

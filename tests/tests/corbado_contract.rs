@@ -88,11 +88,13 @@ async fn both_flows_send_requests_that_corbado_s_spec_accepts() {
     let emulators = Emulators::connect().await;
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let table = emulators.new_table().await;
-    let app = emulators.app(&config(&table, &secret_arn, &prism.url));
+    let config = config(&table, &secret_arn, &prism.url);
+    let verify = emulators.verify(&config);
+    let create = emulators.create_connect_token(&config);
 
     let jwt = signed_passkey_data(login_claims("user-42"));
     let login = invoke(
-        &app,
+        &verify,
         Event::json(VERIFY, &json!({"signedPasskeyData": jwt})),
     )
     .await;
@@ -105,7 +107,7 @@ async fn both_flows_send_requests_that_corbado_s_spec_accepts() {
 
     for token_type in ["passkey-append", "passkey-list", "passkey-delete"] {
         let reply = invoke(
-            &app,
+            &create,
             Event::json(CREATE, &json!({"type": token_type})).cookie(&cookie),
         )
         .await;

@@ -52,7 +52,7 @@ fn login(jwt: &str) -> Event {
 /// A verification that may have reached Corbado is not sent again: the
 /// login is a 502, and nothing is written.
 async fn assert_not_resent_after(fault: Fault) {
-    let (t, proxies) = TestApp::start_behind_fault_proxies().await;
+    let (t, proxies) = TestApp::builder().start_behind_fault_proxies().await;
     let jwt = single_use_login(&t).await;
     proxies.corbado.inject(VERIFY_PATH, fault.clone(), 1);
 
@@ -92,7 +92,7 @@ async fn a_verification_answered_503_is_not_resent() {
 
 #[tokio::test]
 async fn a_verification_answered_429_is_sent_again() {
-    let (t, proxies) = TestApp::start_behind_fault_proxies().await;
+    let (t, proxies) = TestApp::builder().start_behind_fault_proxies().await;
     let jwt = single_use_login(&t).await;
     let too_many = Fault::corbado_error(429, "too_many_requests");
     proxies.corbado.inject(VERIFY_PATH, too_many, 1);
@@ -114,7 +114,7 @@ struct OnCorbadoClientLog {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OnCorbadoClientLog {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "connect_backend::corbado"
+        if event.metadata().target() == "connect_backend::upstream::corbado"
             && std::thread::current().id() == self.thread
         {
             if let Some(then) = self.then.lock().unwrap().take() {
@@ -126,7 +126,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OnCorbadoClientLog
 
 #[tokio::test]
 async fn a_verification_whose_connection_is_refused_is_sent_again() {
-    let (t, proxies) = TestApp::start_behind_fault_proxies().await;
+    let (t, proxies) = TestApp::builder().start_behind_fault_proxies().await;
     let jwt = single_use_login(&t).await;
     proxies.corbado.stop_listening().await;
     // Corbado comes back between the refused attempt and the retry. The
@@ -161,7 +161,7 @@ async fn a_verification_whose_connection_is_refused_is_sent_again() {
 /// `POST /connectTokens` meets `fault` once, then is sent again and goes
 /// through; `reaching_corbado` of the two requests reach the stand-in.
 async fn assert_connect_token_after(fault: Fault, reaching_corbado: u64) {
-    let (t, proxies) = TestApp::start_behind_fault_proxies().await;
+    let (t, proxies) = TestApp::builder().start_behind_fault_proxies().await;
     let session = t.login(USER, None).await;
     t.expect_corbado(
         "/connectTokens",

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connect_backend::metrics::MetricsSink;
+use connect_backend::functions::{CreateConnectToken, VerifySignedPasskeyData};
+use connect_backend::http::Function;
 use connect_backend::session::attr;
-use connect_backend::App;
+use connect_backend::telemetry::metrics::MetricsSink;
 use integration_tests::*;
 use serde_json::{json, Value};
 
@@ -140,14 +141,25 @@ impl Drop for StandIn {
     }
 }
 
-/// An app (its HTTP client built now, trusting what `SSL_CERT_FILE` names) with a fresh table,
-/// talking to Corbado at `backend_api`.
-async fn app(emulators: &Emulators, secret_arn: &str, backend_api: &str) -> (App, String) {
+/// The two passkey functions (their HTTP clients built now, trusting what `SSL_CERT_FILE`
+/// names) on a fresh table, talking to Corbado at `backend_api`.
+struct Passkeys {
+    verify: Function<VerifySignedPasskeyData>,
+    create: Function<CreateConnectToken>,
+    table: String,
+}
+
+async fn passkeys(emulators: &Emulators, secret_arn: &str, backend_api: &str) -> Passkeys {
     let table = emulators.new_table().await;
-    let app = emulators
-        .app(&config_with(&table, secret_arn, backend_api, &[]))
-        .with_metrics_sink(MetricsSink::Memory(Default::default()));
-    (app, table)
+    let config = config_with(&table, secret_arn, backend_api, &[]);
+    let sink = || MetricsSink::Memory(Default::default());
+    Passkeys {
+        verify: emulators.verify(&config).with_metrics_sink(sink()),
+        create: emulators
+            .create_connect_token(&config)
+            .with_metrics_sink(sink()),
+        table,
+    }
 }
 
 fn login_event() -> Event {
@@ -169,15 +181,16 @@ async fn corbado_is_reached_only_over_https_with_a_certificate_valid_for_its_nam
     let secret_arn = emulators.new_secret(API_SECRET).await;
 
     // The trusted stand-in, under a name its certificate carries: the whole flow works.
-    let (app_trusted, table) = app(&emulators, &secret_arn, &trusted.url("127.0.0.1")).await;
-    let login = invoke(&app_trusted, login_event()).await;
+    let trusted_passkeys = passkeys(&emulators, &secret_arn, &trusted.url("127.0.0.1")).await;
+    let table = &trusted_passkeys.table;
+    let login = invoke(&trusted_passkeys.verify, login_event()).await;
     assert_eq!(login.status, 200, "login over https: {:?}", login.raw);
     assert_eq!(login.body, json!({"success": true}));
     assert_eq!(login.cookies.len(), 1, "{:?}", login.cookies);
     let (name, token, attributes) = parse_set_cookie(&login.cookies[0]);
     assert_eq!(name, COOKIE_NAME);
     assert!(attributes.contains(&"Secure".to_owned()), "{attributes:?}");
-    let items = emulators.items(&table).await;
+    let items = emulators.items(table).await;
     assert_eq!(items.len(), 1, "one session in the table");
     assert_eq!(
         items[0][attr::KEY].as_s().unwrap(),
@@ -187,7 +200,7 @@ async fn corbado_is_reached_only_over_https_with_a_certificate_valid_for_its_nam
     assert_eq!(items[0][attr::USER_ID].as_s().unwrap(), "user-42");
 
     let connect_token = invoke(
-        &app_trusted,
+        &trusted_passkeys.create,
         Event::json(CREATE, &json!({"type": "passkey-list"})).cookie(&format!("{name}={token}")),
     )
     .await;
@@ -248,8 +261,8 @@ async fn assert_login_refused_at_handshake(
     alert: &str,
     why: &str,
 ) {
-    let (app, table) = app(emulators, secret_arn, &stand_in.url(host)).await;
-    let login = invoke(&app, login_event()).await;
+    let Passkeys { verify, table, .. } = passkeys(emulators, secret_arn, &stand_in.url(host)).await;
+    let login = invoke(&verify, login_event()).await;
     login.assert_error(502, "upstream_error");
     assert!(
         emulators.items(&table).await.is_empty(),

@@ -106,7 +106,7 @@ async fn requests_without_a_live_session_are_401s_and_corbado_is_not_called() {
 
     // Revoked.
     let revoked = t.login("user-42", None).await;
-    assert!(t.app.sessions().revoke(&revoked).await.unwrap().is_some());
+    assert!(t.sessions().revoke(&revoked).await.unwrap().is_some());
     t.invoke(create_event("passkey-list").session(&revoked))
         .await
         .assert_error(401, "session_invalid");
@@ -229,7 +229,7 @@ async fn corbado_failures_are_502_or_504_and_hide_corbado_s_message() {
     for (token_type, response, status, code) in cases {
         // A 5xx is retried up to the policy's limit first.
         let attempts = if token_type == "passkey-append" {
-            u64::from(TEST_POLICY.max_retries) + 1
+            u64::from(TEST_POLICY.retry.max_retries) + 1
         } else {
             1
         };

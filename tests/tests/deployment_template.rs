@@ -8,17 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use connect_backend::config::{vars, Config};
+use connect_backend::functions::{CreateConnectToken, SessionRoutes, VerifySignedPasskeyData};
+use connect_backend::http::{Handler, Route};
 use connect_backend::session::{attr, user_index};
-use connect_backend::{logging, metrics};
-use connect_backend::{NewSession, SessionStore};
+use connect_backend::telemetry::{logging, metrics};
 use integration_tests::*;
 use serde_json::{json, Value};
 
 struct Function {
     logical_id: &'static str,
     binary: &'static str,
-    /// (method, path) of each route the function serves; none for the authorizer.
-    routes: &'static [(&'static str, &'static str)],
+    /// The routes the function serves, the code's own table; none for the authorizer.
+    routes: &'static [Route],
     endpoint: Endpoint,
 }
 
@@ -26,23 +27,19 @@ const FUNCTIONS: [Function; 4] = [
     Function {
         logical_id: "CreateConnectTokenFunction",
         binary: "create-connect-token",
-        routes: &[("POST", "/auth/createConnectToken")],
+        routes: CreateConnectToken::ROUTES,
         endpoint: Endpoint::CreateConnectToken,
     },
     Function {
         logical_id: "VerifySignedPasskeyDataFunction",
         binary: "verify-signed-passkey-data",
-        routes: &[("POST", "/auth/verifySignedPasskeyData")],
+        routes: VerifySignedPasskeyData::ROUTES,
         endpoint: Endpoint::VerifySignedPasskeyData,
     },
     Function {
         logical_id: "SessionFunction",
         binary: "session",
-        routes: &[
-            ("GET", "/auth/session"),
-            ("DELETE", "/auth/session"),
-            ("DELETE", "/auth/sessions"),
-        ],
+        routes: SessionRoutes::ROUTES,
         endpoint: Endpoint::Session,
     },
     Function {
@@ -335,7 +332,11 @@ fn each_function_builds_a_workspace_binary_for_arm64_and_serves_its_route() {
             let path = event["Properties"]["Path"].as_str().unwrap();
             routes.insert((method, path));
         }
-        let expected: BTreeSet<_> = f.routes.iter().copied().collect();
+        let expected: BTreeSet<_> = f
+            .routes
+            .iter()
+            .map(|route| (route.method.as_str(), route.path))
+            .collect();
         assert_eq!(routes, expected, "{}", f.logical_id);
     }
 }
@@ -1205,7 +1206,7 @@ fn every_url_output_is_on_the_custom_domain_when_one_is_set() {
     }
     let routes: BTreeSet<&str> = FUNCTIONS
         .iter()
-        .flat_map(|f| f.routes.iter().map(|(_, path)| *path))
+        .flat_map(|f| f.routes.iter().map(|route| route.path))
         .collect();
     let execute_api = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}";
     let domain = [
@@ -2058,106 +2059,6 @@ fn every_function_is_traced_and_its_role_may_send_the_traces() {
                 f.logical_id
             );
         }
-    }
-}
-
-/// Drives each function through its success and failure paths with AWS
-/// clients that record every call: the role allows each action called.
-#[tokio::test]
-async fn each_role_allows_every_aws_action_its_function_calls() {
-    let t = template();
-    let emulators = Emulators::connect().await;
-    for f in FUNCTIONS {
-        let corbado = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::path("/v2/passkey/verifySignedData"))
-            .respond_with(verify_rsp("success"))
-            .mount(&corbado)
-            .await;
-        wiremock::Mock::given(wiremock::matchers::path("/v2/connectTokens"))
-            .respond_with(connect_token_rsp(Some("ctk1_x")))
-            .mount(&corbado)
-            .await;
-        let recording = recording_app(&emulators, &corbado).await;
-        let table = &recording.table;
-
-        // A session as the customer's login would create it, outside the recorded clients.
-        let (session, _) = SessionStore::new(
-            emulators.dynamodb.clone(),
-            table,
-            std::time::Duration::from_secs(60),
-        )
-        .create(NewSession {
-            user_id: "user-42".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let events = match f.endpoint {
-            Endpoint::CreateConnectToken => vec![
-                Event::json(f.endpoint, &json!({"type": "passkey-append"})).session(&session),
-                Event::json(f.endpoint, &json!({"type": "passkey-list"}))
-                    .session(&connect_backend::SessionToken::generate().unwrap()),
-                Event::json(f.endpoint, &json!({"type": "passkey-list"})),
-            ],
-            Endpoint::VerifySignedPasskeyData => vec![
-                // A login that replaces the session the browser held.
-                Event::json(
-                    f.endpoint,
-                    &json!({"signedPasskeyData": signed_passkey_data(login_claims("user-42"))}),
-                )
-                .session(&session),
-                Event::json(f.endpoint, &json!({"signedPasskeyData": "not-a-jwt"})),
-            ],
-            Endpoint::Session => vec![
-                Event::bodyless(Endpoint::Session).session(&session),
-                Event::bodyless(Endpoint::LogoutEverywhere).session(&session),
-                Event::bodyless(Endpoint::Logout)
-                    .session(&connect_backend::SessionToken::generate().unwrap()),
-            ],
-            Endpoint::Authorizer => {
-                let allowed = recording
-                    .authorizer
-                    .authorize(&Event::bodyless(f.endpoint).session(&session).json, "r1")
-                    .await
-                    .unwrap();
-                assert!(allowed.is_authorized, "{}", f.logical_id);
-                vec![]
-            }
-            other => panic!("no function serves {other:?}"),
-        };
-        let mut statuses = Vec::new();
-        for event in events {
-            let reply = match f.endpoint {
-                Endpoint::Session => invoke(&recording.session_routes, event).await,
-                _ => invoke(&recording.app, event).await,
-            };
-            statuses.push(reply.status);
-        }
-        assert!(
-            statuses.iter().take(1).all(|s| *s == 200),
-            "{}: {statuses:?}",
-            f.logical_id
-        );
-
-        let called: BTreeSet<String> = recording
-            .dynamodb_calls
-            .actions()
-            .into_iter()
-            .chain(recording.secrets_calls.actions())
-            .collect();
-        // Logs, traces and the secret's key are used by Lambda and Secrets Manager, not
-        // called by the code.
-        let allowed: BTreeSet<String> = policy_statements(&t, &f, &parameter_values(&t, &[]))
-            .iter()
-            .flat_map(actions)
-            .filter(|a| !["logs:", "xray:", "kms:"].iter().any(|p| a.starts_with(p)))
-            .collect();
-        let denied: Vec<&String> = called.difference(&allowed).collect();
-        assert!(
-            denied.is_empty(),
-            "{}: the role denies {denied:?}, which the code calls",
-            f.logical_id
-        );
     }
 }
 

@@ -17,7 +17,7 @@ const USER: &str = "user-42";
 /// An app behind the proxies whose Corbado stand-in verifies one login by
 /// [`USER`]; returns that login's signedPasskeyData.
 async fn start() -> (TestApp, FaultProxies, String) {
-    let (t, proxies) = TestApp::start_behind_fault_proxies().await;
+    let (t, proxies) = TestApp::builder().start_behind_fault_proxies().await;
     let jwt = t.expect_verification(USER, "success", 1).await;
     (t, proxies, jwt)
 }
@@ -146,7 +146,7 @@ async fn a_conflict_on_every_attempt_is_a_500_that_leaves_the_old_session() {
     );
 
     assert_eq!(proxies.dynamodb.forwarded(TRANSACT), 0);
-    t.assert_only_session(&old.key()).await;
+    t.assert_only_session(old.key()).await;
     assert_session_works(&t, old.expose()).await;
 }
 

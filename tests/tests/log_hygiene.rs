@@ -13,16 +13,7 @@ use wiremock::Mock;
 async fn no_secret_reaches_the_logs_on_any_path() {
     let logs = CapturedLogs::install_json(tracing_subscriber::filter::LevelFilter::TRACE);
 
-    let t = TestApp::start_configured(
-        Emulators::connect().await,
-        {
-            let e = Emulators::connect().await;
-            e.new_secret(API_SECRET).await
-        },
-        std::time::Duration::from_secs(600),
-        &[("NATIVE_APP_SESSIONS", "true")],
-    )
-    .await;
+    let t = TestApp::builder().native().start().await;
     let rotated = "corbado1_rotated_secret_also_never_logged";
     let mut secrets: Vec<String> = vec![
         API_SECRET.into(),
@@ -82,6 +73,25 @@ async fn no_secret_reaches_the_logs_on_any_path() {
     secrets.extend([cookie_token, body_token.clone()]);
 
     // Connect tokens: after a rotation (401, refresh, retry), by bearer, and a Corbado error.
+    // Each function keeps its own copy of the secret: this one reads it before the rotation.
+    Mock::given(path("/v2/connectTokens"))
+        .and(header("authorization", basic_auth(API_SECRET).as_str()))
+        .respond_with(connect_token_rsp(Some("ctk1_before_rotation_never_logged")))
+        .up_to_n_times(1)
+        .mount(&t.corbado)
+        .await;
+    secrets.push("ctk1_before_rotation_never_logged".into());
+    let before_rotation = t
+        .invoke(
+            Event::json(
+                Endpoint::CreateConnectToken,
+                &json!({"type": "passkey-list"}),
+            )
+            .without_header("origin")
+            .header("authorization", &format!("Bearer {body_token}")),
+        )
+        .await;
+    assert_eq!(before_rotation.status, 200, "{:?}", before_rotation.raw);
     t.emulators.rotate_secret(&t.secret_arn, rotated).await;
     Mock::given(header("authorization", basic_auth(API_SECRET).as_str()))
         .respond_with(error_rsp(401, "invalid_api_secret"))

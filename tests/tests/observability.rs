@@ -10,13 +10,10 @@ use wiremock::Mock;
 const NAMESPACE: &str = "CorbadoConnect/observability-test";
 
 async fn app() -> TestApp {
-    TestApp::start_configured(
-        Emulators::connect().await,
-        Emulators::connect().await.new_secret(API_SECRET).await,
-        std::time::Duration::from_secs(600),
-        &[("METRICS_NAMESPACE", NAMESPACE)],
-    )
-    .await
+    TestApp::builder()
+        .env("METRICS_NAMESPACE", NAMESPACE)
+        .start()
+        .await
 }
 
 /// The metric names each directive of `record` declares, by dimension set.

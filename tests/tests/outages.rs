@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use connect_backend::functions::{CreateConnectToken, PasskeyFunction, VerifySignedPasskeyData};
 use connect_backend::session::attr;
-use connect_backend::{App, SecretCache};
+use connect_backend::upstream::secrets::SecretCache;
 use integration_tests::*;
 use serde_json::json;
 use wiremock::matchers::path;
@@ -58,31 +59,36 @@ async fn a_dynamodb_outage_fails_cleanly_and_service_resumes_after_it() {
     let secret_arn = emulators.new_secret(API_SECRET).await;
     let corbado = corbado_that_always_succeeds().await;
     let config = config(&table, &secret_arn, &format!("{}/v2", corbado.uri()));
-    let secrets = SecretCache::new(emulators.function_secrets(), &secret_arn);
-    let app = App::from_clients(&config, dynamodb.clone(), secrets, TEST_POLICY).unwrap();
+    let secrets = || SecretCache::new(emulators.function_secrets(), &secret_arn);
+    let verify =
+        VerifySignedPasskeyData::with_clients(&config, dynamodb.clone(), secrets(), TEST_POLICY)
+            .unwrap();
+    let create =
+        CreateConnectToken::with_clients(&config, dynamodb.clone(), secrets(), TEST_POLICY)
+            .unwrap();
 
-    let before = invoke(&app, login("user-before")).await;
+    let before = invoke(&verify, login("user-before")).await;
     assert_eq!(before.status, 200);
     let cookie = before.cookies[0].split(';').next().unwrap().to_owned();
 
     dynamodb_local.stop();
     for i in 0..5 {
-        invoke(&app, login(&format!("user-during-{i}")))
+        invoke(&verify, login(&format!("user-during-{i}")))
             .await
             .assert_error(500, "internal_error");
     }
     invoke(
-        &app,
+        &create,
         Event::json(CREATE, &json!({"type": "passkey-list"})).cookie(&cookie),
     )
     .await
     .assert_error(500, "internal_error");
 
     dynamodb_local.start();
-    let after = invoke(&app, login("user-after")).await;
+    let after = invoke(&verify, login("user-after")).await;
     assert_eq!(after.status, 200, "{:?}", after.raw);
     let created = invoke(
-        &app,
+        &create,
         Event::json(CREATE, &json!({"type": "passkey-list"})).cookie(&cookie),
     )
     .await;
@@ -143,8 +149,13 @@ async fn secrets_manager_unreachable_at_start_then_back_and_down_again() {
     // Initialisation does not need Secrets Manager: the secret is read on first use.
     let secrets = SecretCache::new(secrets_client.clone(), &secret_name)
         .with_refresh_interval(Duration::from_millis(1));
-    let app =
-        App::from_clients(&config, emulators.function_dynamodb(), secrets, TEST_POLICY).unwrap();
+    let app = VerifySignedPasskeyData::with_clients(
+        &config,
+        emulators.function_dynamodb(),
+        secrets,
+        TEST_POLICY,
+    )
+    .unwrap();
 
     let down = invoke(&app, login("user-1")).await;
     down.assert_error(500, "internal_error");

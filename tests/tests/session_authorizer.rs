@@ -145,7 +145,10 @@ async fn events_that_are_no_authorizer_request_are_denied() {
 #[tokio::test]
 async fn an_unreadable_table_fails_the_invocation_rather_than_deny() {
     // Denying would log the user out of the application during a DynamoDB outage.
-    let app = TestApp::start_failing_dynamodb(&["GetItem"]).await;
+    let app = TestApp::builder()
+        .failing_dynamodb(&["GetItem"])
+        .start()
+        .await;
     let token = app.login("user-42", None).await;
     assert_eq!(
         app.authorize(with_cookies(&[&session_cookie(&token)]))

@@ -6,8 +6,6 @@ use connect_backend::SessionToken;
 use integration_tests::*;
 use serde_json::json;
 
-const CLEARED: &str = "__Host-session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0";
-
 fn who_am_i() -> Event {
     Event::bodyless(Endpoint::Session)
 }
@@ -253,7 +251,7 @@ async fn a_dead_session_cookie_gets_its_401_with_the_clearing_cookie() {
     assert_invalid_and_cleared("retried after a lost reply", &retried);
 
     // A native app's bearer token is no cookie: there is none to clear.
-    let native = TestApp::start_native().await;
+    let native = TestApp::builder().native().start().await;
     let reply = native
         .invoke(
             who_am_i()
@@ -280,7 +278,7 @@ async fn logout_ends_the_cookies_session_whatever_authorization_header_comes_alo
     }
 
     // Native sessions on, a cookie and a bearer token of ours: both sessions end.
-    let native = TestApp::start_native().await;
+    let native = TestApp::builder().native().start().await;
     let cookie = native.login("user-42", None).await;
     let bearer = native.login("user-42", None).await;
     let untouched = native.login("user-42", None).await;
@@ -308,7 +306,10 @@ async fn logout_ends_the_cookies_session_whatever_authorization_header_comes_alo
 
 #[tokio::test]
 async fn a_failed_revocation_is_a_500_and_the_cookie_stays() {
-    let app = TestApp::start_failing_dynamodb(&["DeleteItem"]).await;
+    let app = TestApp::builder()
+        .failing_dynamodb(&["DeleteItem"])
+        .start()
+        .await;
     let token = app.login("user-42", None).await;
     app.login("user-42", None).await;
     for event in [logout(), logout_everywhere()] {
@@ -343,7 +344,7 @@ async fn the_routes_name_the_methods_they_allow() {
 
 #[tokio::test]
 async fn native_apps_use_the_routes_with_their_bearer_token_and_get_no_cookie() {
-    let app = TestApp::start_native().await;
+    let app = TestApp::builder().native().start().await;
     let token = app.login("user-42", None).await;
     let bearer = |event: Event| {
         event

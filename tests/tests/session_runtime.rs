@@ -10,8 +10,6 @@ use integration_tests::*;
 use runtime_support::*;
 use serde_json::{json, Value};
 
-const CLEARED: &str = "__Host-session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0";
-
 /// The session variables only, pointed at DynamoDB Local.
 fn session_env(table: &str) -> Vec<(String, String)> {
     let mut env = function_env(table, "unused", "http://127.0.0.1:9", &[]);

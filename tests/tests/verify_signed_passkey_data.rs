@@ -150,7 +150,7 @@ async fn corbado_errors_are_502s_that_hide_corbado_s_message() {
         // Only a 429 is sent again (up to the policy's limit): after a 5xx, Corbado may
         // have spent the single-use signedPasskeyData.
         let attempts = if status == 429 {
-            u64::from(TEST_POLICY.max_retries) + 1
+            u64::from(TEST_POLICY.retry.max_retries) + 1
         } else {
             1
         };
@@ -236,7 +236,7 @@ async fn an_unreachable_corbado_is_a_502() {
         .unwrap()
         .port();
     let config = config(&table, &secret_arn, &format!("http://127.0.0.1:{port}/v2"));
-    let app = emulators.app(&config);
+    let app = emulators.verify(&config);
     let jwt = signed_passkey_data(login_claims("user-42"));
     invoke(&app, verify_event(&jwt))
         .await
@@ -426,9 +426,8 @@ async fn a_second_401_after_refreshing_is_a_502() {
 
 #[tokio::test]
 async fn a_missing_secret_is_a_500_and_the_next_request_succeeds_once_it_exists() {
-    let emulators = Emulators::connect().await;
     let name = unique_name("not-yet-created");
-    let t = TestApp::start_with(emulators, name.clone(), Duration::from_secs(600)).await;
+    let t = TestApp::builder().secret_arn(&name).start().await;
     let jwt = t.expect_verification("user-42", "success", 1).await;
 
     let reply = t.invoke(verify_event(&jwt)).await;
@@ -448,12 +447,10 @@ async fn a_missing_secret_is_a_500_and_the_next_request_succeeds_once_it_exists(
 
 #[tokio::test]
 async fn a_dynamodb_failure_is_a_500_without_a_cookie() {
-    let emulators = Emulators::connect().await;
-    let secret_arn = emulators.new_secret(API_SECRET).await;
-    let t = TestApp::start_with(emulators, secret_arn, Duration::from_secs(600)).await;
+    let t = TestApp::start().await;
     let corbado_uri = format!("{}/v2", t.corbado.uri());
     let missing_table = config(&unique_name("no-such-table"), &t.secret_arn, &corbado_uri);
-    let app = t.emulators.app(&missing_table);
+    let app = t.emulators.verify(&missing_table);
     let jwt = t.expect_verification("user-42", "success", 1).await;
     let reply = invoke(&app, verify_event(&jwt)).await;
     reply.assert_error(500, "internal_error");

@@ -1,14 +1,14 @@
 //! `GET /auth/session`, `DELETE /auth/session` (logout) and `DELETE /auth/sessions`
 //! (logout everywhere): the session routes of the whole application.
 
-use connect_backend::{Endpoint, SessionParts, SessionRoutes};
+use connect_backend::functions::SessionRoutes;
 use lambda_http::Error;
 
-// One event at a time, as the other functions (docs/performance.md).
+// Lambda sends one event at a time: a single-threaded runtime spares the
+// cross-thread wake-ups of the multi-threaded one (measured: docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    connect_backend::logging::init();
-    let routes = SessionRoutes::from(SessionParts::from_env().await?);
-    // The routes are told apart per request; unreadable events count under `session`.
-    connect_backend::runtime::serve(routes, Endpoint::Session).await
+    connect_backend::telemetry::logging::init();
+    let function = SessionRoutes::from_env().await?;
+    connect_backend::http::serve(function).await
 }

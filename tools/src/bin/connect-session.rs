@@ -138,7 +138,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("{} live sessions of {user_id}", sessions.len());
         }
         Command::RevokeUser { user_id } => {
-            let revoked = store(Duration::ZERO).revoke_all_for_user(&user_id).await?;
+            let now = connect_backend::session::now_epoch_seconds();
+            // An operator waits longer than a request may: a minute of retries at most.
+            let deadline = connect_backend::deadline::Deadline::after(Duration::from_secs(60));
+            let revoked = store(Duration::ZERO)
+                .revoke_all_for_user(&user_id, now, deadline)
+                .await?;
             eprintln!("revoked {revoked} live sessions of {user_id}");
         }
     }

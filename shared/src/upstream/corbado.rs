@@ -1,6 +1,5 @@
 //! Client for the two calls of Corbado's Backend API v2 that this backend makes.
 
-use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -10,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProjectId;
 use crate::deadline::Deadline;
-use crate::secret::{ApiSecret, SecretCache, SecretError};
 use crate::session::Session;
 use crate::signed_data::SignedPasskeyData;
+use crate::upstream::retry::RetryPolicy;
+use crate::upstream::secrets::{ApiSecret, SecretCache, SecretError};
 
 /// How calls to Corbado are bounded. A call ends well within the function's
 /// own timeout, so a hang or an outage becomes a clean 504 or 502.
@@ -23,10 +23,8 @@ pub struct CallPolicy {
     pub attempt_timeout: Duration,
     /// The whole call, retries and a secret refresh included, ends within this.
     pub total_budget: Duration,
-    /// Retries after a failure that [`Resend`] allows.
-    pub max_retries: u32,
-    /// Backoff before retry n is a random duration up to `base_backoff * 2^n` (full jitter).
-    pub base_backoff: Duration,
+    /// Retries of a failure that [`Resend`] allows.
+    pub retry: RetryPolicy,
 }
 
 impl Default for CallPolicy {
@@ -35,15 +33,11 @@ impl Default for CallPolicy {
             connect_timeout: Duration::from_secs(2),
             attempt_timeout: Duration::from_secs(5),
             total_budget: Duration::from_secs(8),
-            max_retries: 3,
-            base_backoff: Duration::from_millis(100),
+            retry: RetryPolicy {
+                max_retries: 3,
+                base_backoff: Duration::from_millis(100),
+            },
         }
-    }
-}
-
-impl CallPolicy {
-    fn backoff(&self, retry: u32) -> Duration {
-        crate::backoff(self.base_backoff, retry)
     }
 }
 
@@ -146,11 +140,11 @@ pub enum CorbadoError {
     #[error("Corbado did not answer in time")]
     Timeout,
     /// No connection (refused, DNS, TLS handshake): the request never left.
-    #[error("Corbado could not be reached: {0}")]
-    Unreachable(String),
+    #[error("Corbado could not be reached")]
+    Unreachable(#[source] reqwest::Error),
     /// The exchange broke after the request may have been sent.
-    #[error("the exchange with Corbado failed: {0}")]
-    Transport(String),
+    #[error("the exchange with Corbado failed")]
+    Transport(#[source] reqwest::Error),
     #[error("Corbado answered HTTP {status}: {details}")]
     Status { status: u16, details: ErrorDetails },
     #[error("Corbado's answer is unusable: {0}")]
@@ -318,7 +312,7 @@ impl CorbadoClient {
     ) -> Result<Vec<u8>, CorbadoError> {
         let mut secret = self.secrets.current().await?;
         let mut secret_refreshed = false;
-        let mut retries = 0;
+        let mut attempts = self.policy.retry.attempts(until);
         loop {
             let outcome = self.attempt(url, &secret, body).await;
             let retryable = match (&outcome, resend) {
@@ -328,19 +322,15 @@ impl CorbadoClient {
                 (Err(CorbadoError::Transport(_)), Resend::AnyFailure) => true,
                 _ => false,
             };
-            if retryable && retries < self.policy.max_retries {
-                let pause = self.policy.backoff(retries);
-                if pause < until.remaining() {
-                    retries += 1;
-                    tracing::warn!(
-                        retry = retries,
-                        pause_ms = pause.as_millis() as u64,
-                        outcome = %describe(&outcome),
-                        "Corbado call failed; retrying"
-                    );
-                    tokio::time::sleep(pause).await;
-                    continue;
-                }
+            if let Some(pause) = retryable.then(|| attempts.next_pause()).flatten() {
+                tracing::warn!(
+                    retry = attempts.retries(),
+                    pause_ms = pause.as_millis() as u64,
+                    outcome = %describe(&outcome),
+                    "Corbado call failed; retrying"
+                );
+                tokio::time::sleep(pause).await;
+                continue;
             }
             let (status, bytes) = outcome?;
             if status == StatusCode::UNAUTHORIZED && !secret_refreshed {
@@ -410,7 +400,7 @@ pub fn decode_verification(body: &[u8]) -> Result<VerificationResult, CorbadoErr
 fn describe(outcome: &Result<(StatusCode, Vec<u8>), CorbadoError>) -> String {
     match outcome {
         Ok((status, bytes)) => format!("HTTP {status} {}", ErrorDetails::parse(bytes)),
-        Err(err) => err.to_string(),
+        Err(err) => crate::telemetry::Chain(err).to_string(),
     }
 }
 
@@ -433,18 +423,12 @@ fn transport_error(err: reqwest::Error) -> CorbadoError {
     if err.is_timeout() && !unreachable {
         return CorbadoError::Timeout;
     }
+    // The URL names only Corbado's endpoint, but logs need not repeat it.
     let err = err.without_url();
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
     if unreachable {
-        CorbadoError::Unreachable(message)
+        CorbadoError::Unreachable(err)
     } else {
-        CorbadoError::Transport(message)
+        CorbadoError::Transport(err)
     }
 }
 

@@ -4,7 +4,7 @@
 //!   (Lambda's logging controls), else `RUST_LOG`, else INFO. The template keeps
 //!   Lambda's own filter at INFO or below and filters here instead: Lambda files every
 //!   line without a level as INFO, so a stricter Lambda filter would drop the metric
-//!   lines ([`crate::metrics`]), which are not logs and have no level.
+//!   lines ([`super::metrics`]), which are not logs and have no level.
 //! - **Timestamps.** JSON lines carry `level` and an RFC 3339 `timestamp`; Lambda files a
 //!   line without a valid timestamp as INFO, which would drop ERROR lines under a WARN filter.
 //! - **Secrets.** Dependencies log whole events and HTTP exchanges at DEBUG and TRACE

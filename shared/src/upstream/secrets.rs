@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
@@ -25,8 +24,8 @@ impl fmt::Debug for ApiSecret {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// Secrets Manager could not be reached or refused the read.
-    #[error("reading the API secret from Secrets Manager failed: {0}")]
-    Fetch(String),
+    #[error("reading the API secret from Secrets Manager failed")]
+    Fetch(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the API secret in Secrets Manager is unusable: {0}")]
     Malformed(&'static str),
 }
@@ -103,7 +102,7 @@ impl SecretCache {
             Some(c) => match self.fetch().await {
                 Ok(secret) => Ok(store(&mut cached, secret)),
                 Err(err) => {
-                    tracing::warn!(error = %err, "refreshing the API secret failed; keeping the cached one");
+                    tracing::warn!(error = %crate::telemetry::Chain(&err), "refreshing the API secret failed; keeping the cached one");
                     Ok(c.secret.clone())
                 }
             },
@@ -130,7 +129,7 @@ impl SecretCache {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|e| SecretError::Fetch(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| SecretError::Fetch(Box::new(e)))?;
         let secret_string = output
             .secret_string()
             .ok_or(SecretError::Malformed("the secret has no SecretString"))?;

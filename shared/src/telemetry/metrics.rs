@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::Endpoint;
+use crate::http::Endpoint;
 
 pub const DEFAULT_NAMESPACE: &str = "CorbadoConnect";
 
