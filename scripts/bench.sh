@@ -11,6 +11,8 @@
 #   scripts/bench.sh --instructions  user-space instructions per warm invocation and where
 #                              they go, from callgrind (valgrind): unlike CPU time, the same on
 #                              every run. Release build with line tables in target/profiling.
+#   INSTRUCTIONS_BIN_DIR=dir scripts/bench.sh --instructions  the same for binaries built
+#                              elsewhere (another commit's, with line tables), not built here
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap stop_all EXIT
@@ -24,8 +26,10 @@ cd "$ROOT"
 if $instructions; then
   command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgrind)"
   cargo build --quiet --release -p connect-tools
-  CARGO_TARGET_DIR=target/profiling CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-    cargo build --quiet --release $(printf -- '-p %s ' $functions)
+  profiled="${INSTRUCTIONS_BIN_DIR:-$ROOT/target/profiling/release}"
+  [ -n "${INSTRUCTIONS_BIN_DIR:-}" ] ||
+    CARGO_TARGET_DIR=target/profiling CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+      cargo build --quiet --release $(printf -- '-p %s ' $functions)
 elif $smoke; then
   profile=debug cold=2 warm=30
   cargo build --quiet --workspace --bins
@@ -54,8 +58,8 @@ if $instructions; then
   rm -rf "$out" && mkdir -p "$out/bin"
   for warm in $few $many; do
     for bin in $functions; do
-      printf '#!/bin/sh\n%s --tool=callgrind --callgrind-out-file=%s/%s.%s.%%p.out %s/target/profiling/release/%s 2>>%s/valgrind.log &\nwait\n' \
-        "$valgrind" "$out" "$bin" "$warm" "$ROOT" "$bin" "$out" >"$out/bin/$bin"
+      printf '#!/bin/sh\n%s --tool=callgrind --callgrind-out-file=%s/%s.%s.%%p.out %s/%s 2>>%s/valgrind.log &\nwait\n' \
+        "$valgrind" "$out" "$bin" "$warm" "$profiled" "$bin" "$out" >"$out/bin/$bin"
       chmod +x "$out/bin/$bin"
     done
     log "callgrind: 1 cold start, $warm warm invocations per function"

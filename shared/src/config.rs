@@ -36,7 +36,7 @@ pub mod vars {
     ];
 }
 
-/// What the two core functions read: Corbado's side and the sessions'.
+/// What the passkey functions read: Corbado's side and the sessions'.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub project_id: ProjectId,

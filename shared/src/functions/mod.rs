@@ -114,7 +114,7 @@ fn function<H: Handler>(handler: H, sessions: Sessions, config: &SessionConfig) 
     }
 }
 
-/// The two passkey functions: a handler made from a Corbado client, on the sessions.
+/// The passkey functions: a handler made from a Corbado client, on the sessions.
 pub trait PasskeyFunction: Handler + Sized {
     fn with_corbado(corbado: CorbadoClient) -> Self;
 

@@ -1,4 +1,4 @@
-//! The session function's three routes, for the whole application rather than for
+//! The session function's routes, for the whole application rather than for
 //! passkeys: who is logged in, logout, and logout everywhere.
 //!
 //! - `GET /auth/session`: `200 {"userId", "displayName"?, "expiresAt"}` for a live session,

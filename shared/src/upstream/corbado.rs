@@ -1,4 +1,4 @@
-//! Client for the two calls of Corbado's Backend API v2 that this backend makes.
+//! Client for the calls of Corbado's Backend API v2 that this backend makes.
 
 use std::fmt;
 use std::time::Duration;

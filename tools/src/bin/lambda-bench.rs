@@ -1,4 +1,4 @@
-//! Benchmarks the function binaries as Lambda runs them (the two core functions, the
+//! Benchmarks the function binaries as Lambda runs them (the passkey functions, the
 //! session routes' `GET /auth/session`, and the authorizer): each process runs under
 //! the Lambda Runtime API of [`connect_tools::runtime_api`], one at a time,
 //! against DynamoDB Local, moto and the Corbado stand-in, each reached through
