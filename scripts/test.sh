@@ -53,7 +53,7 @@ log "cargo test"
 cargo test --workspace --locked "$@"
 if [ $# -eq 0 ]; then
   log "every AWS call the tests made, against its function's role in template.yaml"
-  cargo test --locked -p integration-tests --test deployment_template -- --ignored --nocapture \
+  cargo test --locked -p integration-tests --test it -- --ignored --nocapture \
     every_recorded_aws_call_is_allowed_by_its_functions_role
 fi
 

@@ -3,8 +3,10 @@
 //! retry path makes (the read-back of a login whose write reply was lost) would pass
 //! every test and be denied on AWS. The harness gives every AWS client of the code under
 //! test a [`CallRecorder`]; when `AWS_CALL_LOG` names a file (scripts/test.sh sets it),
-//! each call is appended there, and `tests/tests/iam_calls.rs` checks the whole log against
-//! the roles in template.yaml once every other test has run.
+//! each call is appended there, with the test that made it, and
+//! `deployment_template::every_recorded_aws_call_is_allowed_by_its_functions_role` (in the
+//! `it` test binary) checks the whole log against the roles in template.yaml once every
+//! other test has run.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -48,7 +50,7 @@ pub fn function_logical_id(endpoint: Endpoint) -> &'static str {
 }
 
 /// One recorded call: the function that made it (or [`NO_FUNCTION`]), the IAM action,
-/// and the test executable it came from.
+/// and the test it came from ([`current_test`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RecordedCall {
     pub function: String,
@@ -70,6 +72,26 @@ pub fn read_log(path: &std::path::Path) -> std::io::Result<Vec<RecordedCall>> {
             })
         })
         .collect())
+}
+
+/// The test making a call: libtest runs each test on a thread named for it
+/// (`hardening::a_login_…`), and a `#[tokio::test]` runtime runs the code under test on that
+/// thread. Elsewhere, the test executable's name, without the hash cargo appends.
+pub fn current_test() -> String {
+    // Not a test's: the main thread, and tokio's worker and blocking threads.
+    if let Some(name) = std::thread::current().name() {
+        if name != "main" && !name.starts_with("tokio-") {
+            return name.to_owned();
+        }
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|n| n.to_string_lossy().into_owned()))
+        .map(|name| match name.rsplit_once('-') {
+            Some((target, _hash)) => target.to_owned(),
+            None => name,
+        })
+        .unwrap_or_default()
 }
 
 /// Records which AWS operations a client performs, as IAM actions (`dynamodb:GetItem`):
@@ -99,15 +121,7 @@ impl CallRecorder {
             .try_with(|endpoint| function_logical_id(*endpoint))
             .unwrap_or(NO_FUNCTION);
         if let Some(path) = std::env::var_os(LOG_VAR) {
-            // The test target's name, without the hash cargo appends (`hardening-4b58…`).
-            let test = std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.file_stem().map(|n| n.to_string_lossy().into_owned()))
-                .map(|name| match name.rsplit_once('-') {
-                    Some((target, _hash)) => target.to_owned(),
-                    None => name,
-                })
-                .unwrap_or_default();
+            let test = current_test();
             // One write of one short line to a file opened for appending: whole, whatever
             // other test processes append at the same time.
             let line = format!("{function}\t{action}\t{test}\n");

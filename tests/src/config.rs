@@ -1,6 +1,7 @@
 //! The functions' configuration as the tests give it, and what a bad one must do.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use connect_backend::Config;
 
@@ -37,7 +38,7 @@ pub fn config_with(
 
 /// Starts a function binary with a bad configuration and asserts that it
 /// stops at once, naming the variable, without a panic.
-pub fn assert_refuses_bad_configuration(binary: &str) {
+pub fn assert_refuses_bad_configuration(binary: &Path) {
     assert_refuses(
         binary,
         &[
@@ -53,7 +54,7 @@ pub fn assert_refuses_bad_configuration(binary: &str) {
 
 /// [`assert_refuses_bad_configuration`] for the session function and the authorizer,
 /// which read the session variables only.
-pub fn assert_refuses_bad_session_configuration(binary: &str) {
+pub fn assert_refuses_bad_session_configuration(binary: &Path) {
     assert_refuses(
         binary,
         &[
@@ -66,7 +67,7 @@ pub fn assert_refuses_bad_session_configuration(binary: &str) {
 }
 
 /// Each case sets one variable otherwise (`None`: unset) on top of a valid configuration.
-fn assert_refuses(binary: &str, cases: &[(&str, Option<&str>)]) {
+fn assert_refuses(binary: &Path, cases: &[(&str, Option<&str>)]) {
     let valid = [
         ("SESSIONS_TABLE", "sessions"),
         ("CORBADO_PROJECT_ID", PROJECT_ID),

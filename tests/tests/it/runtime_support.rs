@@ -1,12 +1,10 @@
-//! What the runtime-loop tests (`runtime_fuzz.rs`, `runtime_logs.rs`) share: the
-//! built function binaries, and the environment they run with against the emulators.
-
-// Each test crate uses a different part of this module.
-#![allow(dead_code)]
+//! What the tests of the real binaries share: the binaries themselves, built once per run,
+//! and the environment they run with against the emulators.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use connect_backend::{NewSession, SessionStore, SessionToken};
 use connect_tools::runtime_api::FunctionProcess;
@@ -15,66 +13,63 @@ use integration_tests::{Emulators, FRONTEND_ORIGIN, PROJECT_ID, SESSION_TTL_SECO
 pub const CREATE_CONNECT_TOKEN: &str = "create-connect-token";
 pub const VERIFY_SIGNED_PASSKEY_DATA: &str = "verify-signed-passkey-data";
 
-/// The built binary `name`: from `FUNCTION_BIN_DIR` when set (e.g. release builds),
-/// else from this test's own target directory.
+/// The built binary `name` (a function, or a tool such as `connect-session`): from
+/// `FUNCTION_BIN_DIR` when set (e.g. release builds), else from this test's own target
+/// directory and profile, built there first ([`workspace_binaries`]).
 pub fn function_binary(name: &str) -> PathBuf {
-    let chosen = std::env::var_os("FUNCTION_BIN_DIR").map(PathBuf::from);
-    let dir = chosen.clone().unwrap_or_else(|| {
-        // Test executables live in <target>/<profile>/deps/.
-        std::env::current_exe()
-            .expect("the test executable's path")
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>")
-            .to_path_buf()
-    });
+    let dir = match std::env::var_os("FUNCTION_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace_binaries().to_owned(),
+    };
     let binary = dir.join(name);
-    assert!(
-        binary.is_file(),
-        "{} is missing: build the functions first (`cargo build --workspace --bins`; \
-         `cargo test --workspace` builds them too, but `cargo test -p integration-tests` alone does not)",
-        binary.display()
-    );
-    static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let mut warned = WARNED.lock().unwrap();
-    if chosen.is_none() && !warned.iter().any(|n| n == name) {
-        warned.push(name.to_owned());
-        if let Some(source) = newer_source(name, &binary) {
-            eprintln!(
-                "warning: {} is older than {}: these tests run the binary as it was built \
-                 (`cargo build --workspace --bins` rebuilds it)",
-                binary.display(),
-                source.display()
-            );
-        }
-    }
+    assert!(binary.is_file(), "{} is missing", binary.display());
     binary
 }
 
-/// A source file of the function edited after `binary` was built, if any.
-fn newer_source(name: &str, binary: &Path) -> Option<PathBuf> {
-    let built = binary.metadata().and_then(|m| m.modified()).ok()?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let dirs = [
-        root.join("shared/src"),
-        root.join("functions").join(name).join("src"),
-    ];
-    let mut stack: Vec<PathBuf> = dirs.into_iter().collect();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if modified(&path).is_some_and(|m| m > built) {
-                return Some(path);
-            }
-        }
-    }
-    None
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    path.metadata().and_then(|m| m.modified()).ok()
+/// Where `cargo build --workspace --bins` puts the binaries for this test executable's target
+/// directory and profile, after running it once per test process (a no-op when they are up
+/// to date). `cargo test` builds the binaries of a package only when it has integration
+/// tests, and the functions' tests are all here: without this, a run would start the
+/// binaries of an older build, or none.
+fn workspace_binaries() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // Test executables live in <target>/<profile>/deps/.
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>");
+        let target_dir = profile_dir.parent().expect("<target>");
+        // The dev and test profiles build into `debug`; every other profile into its name.
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev",
+            Some(name) => name,
+            None => panic!("{}: no profile directory", exe.display()),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--bins",
+                "--profile",
+                profile,
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .status()
+            .expect("run cargo to build the workspace's binaries");
+        assert!(
+            status.success(),
+            "`cargo build --workspace --bins` failed (its errors are above)"
+        );
+        profile_dir.to_owned()
+    })
 }
 
 /// The environment a deployed function gets, pointed at the emulators and at

@@ -4,12 +4,10 @@
 //! A connect token is cheap: a failed `POST /connectTokens` is simply retried.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use integration_tests::*;
 use serde_json::json;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::Mock;
 
@@ -105,24 +103,8 @@ async fn a_verification_answered_429_is_sent_again() {
     assert_eq!(proxies.corbado.forwarded(VERIFY_PATH), 1);
 }
 
-/// Calls `then` at the first event the Corbado client logs on `thread`: it
-/// logs a failed attempt before it backs off and tries again.
-struct OnCorbadoClientLog {
-    thread: std::thread::ThreadId,
-    then: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OnCorbadoClientLog {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "connect_backend::upstream::corbado"
-            && std::thread::current().id() == self.thread
-        {
-            if let Some(then) = self.then.lock().unwrap().take() {
-                then();
-            }
-        }
-    }
-}
+/// The Corbado client's module: it logs a failed attempt before it backs off and tries again.
+const CORBADO_CLIENT: &str = "connect_backend::upstream::corbado";
 
 #[tokio::test]
 async fn a_verification_whose_connection_is_refused_is_sent_again() {
@@ -131,20 +113,17 @@ async fn a_verification_whose_connection_is_refused_is_sent_again() {
     proxies.corbado.stop_listening().await;
     // Corbado comes back between the refused attempt and the retry. The
     // test's runtime is single-threaded, so the app logs on this thread. The
-    // hook is global: with a thread-scoped one, tracing would cache "not
-    // interested" for the log call if another test's thread reached it first.
+    // process's one subscriber runs the hook: with a thread-scoped one, tracing
+    // would cache "not interested" for the log call if another test's thread
+    // reached it first.
     let came_back = Arc::new(AtomicBool::new(false));
-    let hook = {
+    {
         let (proxy, came_back) = (proxies.corbado.clone(), Arc::clone(&came_back));
-        OnCorbadoClientLog {
-            thread: std::thread::current().id(),
-            then: Mutex::new(Some(Box::new(move || {
-                proxy.listen_again();
-                came_back.store(true, Ordering::SeqCst);
-            }))),
-        }
-    };
-    tracing_subscriber::registry().with(hook).init();
+        logs::on_first_event(CORBADO_CLIENT, move || {
+            proxy.listen_again();
+            came_back.store(true, Ordering::SeqCst);
+        });
+    }
 
     let reply = t.invoke(login(&jwt)).await;
 

@@ -4,13 +4,11 @@
 //! no summary line. The function's timeout here is shorter than the template's 15 s so
 //! that the tests run quickly; the deadline the runtime hands over is what counts.
 
-mod runtime_support;
-
 use std::time::{Duration, Instant};
 
+use crate::runtime_support::*;
 use connect_tools::runtime_api::{FunctionProcess, Outcome};
 use integration_tests::*;
-use runtime_support::*;
 use serde_json::{json, Value};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer};

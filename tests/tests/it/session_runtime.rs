@@ -3,11 +3,9 @@
 //! `events/`, with the configuration they get on Lambda minus the Corbado variables, which
 //! they do not need.
 
-mod runtime_support;
-
+use crate::runtime_support::*;
 use connect_tools::runtime_api::Outcome;
 use integration_tests::*;
-use runtime_support::*;
 use serde_json::{json, Value};
 
 /// The session variables only, pointed at DynamoDB Local.

@@ -2211,7 +2211,7 @@ fn every_recorded_aws_call_is_allowed_by_its_functions_role() {
     }
     let tests: BTreeSet<&str> = calls.iter().map(|c| c.test.as_str()).collect();
     println!(
-        "{} recorded calls from {} test executables ({} outside a function's request)\n{}",
+        "{} recorded calls from {} tests ({} outside a function's request)\n{}",
         calls.len(),
         tests.len(),
         calls.iter().filter(|c| c.function == NO_FUNCTION).count(),

@@ -9,12 +9,11 @@
 //! The seed is fixed: a failure reproduces, and the failing events are written
 //! to `CARGO_TARGET_TMPDIR`.
 
-mod runtime_support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::runtime_support::*;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use connect_tools::runtime_api::{FunctionProcess, Outcome};
@@ -22,7 +21,6 @@ use integration_tests::*;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use runtime_support::*;
 use serde_json::{json, Value};
 
 const SEED: &[u8; 32] = b"corbado-connect-runtime-fuzz-01!";

@@ -1,13 +1,11 @@
 //! `connect-session list` and `revoke-user`, the operator's view of a user's sessions, run
 //! as the built binary against DynamoDB Local.
 
-mod runtime_support;
-
 use std::process::{Command, Output};
 
+use crate::runtime_support::function_binary;
 use connect_backend::NewSession;
 use integration_tests::*;
-use runtime_support::function_binary;
 
 fn connect_session(table: &str, args: &[&str]) -> Output {
     let output = Command::new(function_binary("connect-session"))

@@ -1,7 +1,5 @@
 //! The one summary log line of each request: endpoint, outcome code, status,
-//! upstream latencies, and whose session it touched. Its own test binary, with one test
-//! that runs each case in turn, because it installs the global log subscriber (a scoped
-//! one misses events under parallel tests).
+//! upstream latencies, and whose session it touched.
 
 use integration_tests::*;
 use serde_json::{json, Value};
@@ -10,7 +8,7 @@ use wiremock::Mock;
 
 #[tokio::test]
 async fn summary_lines() {
-    let logs = CapturedLogs::install_json(tracing_subscriber::filter::LevelFilter::INFO);
+    let logs = CapturedLogs::of_this_test(tracing_subscriber::filter::LevelFilter::INFO);
     each_request_logs_one_summary_line_with_endpoint_code_and_upstream_latencies(&logs).await;
     session_routes_and_the_authorizer_name_the_user_and_the_session_they_touch(&logs).await;
 }
@@ -153,7 +151,8 @@ async fn session_routes_and_the_authorizer_name_the_user_and_the_session_they_to
         ]
     );
     assert_eq!(lines[2]["sessions_revoked"], 2);
-    let text = logs.text();
+    // In no line of the process, whichever thread or test wrote it.
+    let text = logs.everything();
     for token in [&first, &second, &third] {
         assert!(!text.contains(token.expose()), "a session token was logged");
     }

@@ -4,13 +4,11 @@
 //! log-level filter keeps the error summaries and the metric records at every
 //! `LogLevel` the template offers.
 
-mod runtime_support;
-
+use crate::runtime_support::*;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use connect_tools::runtime_api::FunctionProcess;
 use integration_tests::*;
-use runtime_support::*;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -140,9 +138,9 @@ fn event(endpoint: Endpoint, body: Value) -> Event {
     Event::json(endpoint, &body)
 }
 
-/// [`runtime_support::answer`] for an [`Event`].
+/// [`crate::runtime_support::answer`] for an [`Event`].
 async fn answer(process: &FunctionProcess, event: Event) -> Value {
-    runtime_support::answer(process, &event.json).await
+    crate::runtime_support::answer(process, &event.json).await
 }
 
 #[tokio::test]
