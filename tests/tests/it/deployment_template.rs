@@ -2,6 +2,7 @@
 //! environment variables, and IAM actions equal to the AWS calls each function makes;
 //! and against what a deployment meets: SAM's transform of it, the parameters and rules
 //! CloudFormation applies, samconfig.toml, and the deployment guide (docs/deploy.md).
+//! What a deployment makes of the template's conditions, rules and roles is [`crate::cfn`]'s.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,11 @@ use connect_backend::session::{attr, user_index};
 use connect_backend::telemetry::{logging, metrics};
 use integration_tests::*;
 use serde_json::{json, Value};
+
+use crate::cfn::{
+    actions, allowed_by, chosen, condition_holds, created_resources, deployed, failed_rules,
+    parameter_values, policy_statements, resource, resources_of_type,
+};
 
 struct Function {
     logical_id: &'static str,
@@ -65,12 +71,6 @@ fn template() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn resource<'t>(template: &'t Value, logical_id: &str) -> &'t Value {
-    let r = &template["Resources"][logical_id];
-    assert!(r.is_object(), "template.yaml has no resource {logical_id}");
-    r
-}
-
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -120,24 +120,6 @@ fn parameter_accepts(t: &Value, name: &str, value: &str) -> bool {
         Some(pattern) => sam_template(&["fullmatch", pattern, value]) == json!([true]),
         None => true,
     }
-}
-
-/// The template's parameter values: the defaults, then `overrides`.
-fn parameter_values(t: &Value, overrides: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut values: HashMap<String, String> = t["Parameters"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter_map(|(name, p)| match &p["Default"] {
-            Value::String(s) => Some((name.clone(), s.clone())),
-            Value::Number(n) => Some((name.clone(), n.to_string())),
-            _ => None,
-        })
-        .collect();
-    for (name, value) in overrides {
-        values.insert((*name).to_owned(), (*value).to_owned());
-    }
-    values
 }
 
 /// The table the code creates for local stacks and tests (`session::create_table`), as
@@ -545,112 +527,6 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
     }
 }
 
-/// Evaluates a condition of the template, or a rule's condition or assertion (`Fn::And`,
-/// `Fn::Or`, `Fn::Not`, `Fn::Equals`, `Ref` to a parameter, a named condition).
-fn condition_holds(t: &Value, condition: &Value, parameters: &HashMap<String, String>) -> bool {
-    let value = |v: &Value| match v.get("Ref").and_then(Value::as_str) {
-        Some(name) => parameters
-            .get(name)
-            .unwrap_or_else(|| panic!("no value for parameter {name}"))
-            .clone(),
-        None => v.as_str().unwrap().to_owned(),
-    };
-    let operands = |name: &str| condition[name].as_array().unwrap();
-    if let Some(name) = condition.get("Condition").and_then(Value::as_str) {
-        assert!(t["Conditions"][name].is_object(), "no condition {name}");
-        return condition_holds(t, &t["Conditions"][name], parameters);
-    }
-    if condition.get("Fn::Or").is_some() {
-        return operands("Fn::Or")
-            .iter()
-            .any(|c| condition_holds(t, c, parameters));
-    }
-    if condition.get("Fn::And").is_some() {
-        return operands("Fn::And")
-            .iter()
-            .all(|c| condition_holds(t, c, parameters));
-    }
-    if condition.get("Fn::Not").is_some() {
-        return !condition_holds(t, &operands("Fn::Not")[0], parameters);
-    }
-    let equals = operands("Fn::Equals");
-    value(&equals[0]) == value(&equals[1])
-}
-
-/// The value of `Fn::If [condition, then, else]` for these parameters; other values as they are.
-fn chosen<'v>(t: &Value, value: &'v Value, parameters: &HashMap<String, String>) -> &'v Value {
-    match value.get("Fn::If").and_then(Value::as_array) {
-        Some(branches) => {
-            let name = branches[0].as_str().unwrap();
-            let condition = json!({ "Condition": name });
-            if condition_holds(t, &condition, parameters) {
-                &branches[1]
-            } else {
-                &branches[2]
-            }
-        }
-        None => value,
-    }
-}
-
-/// `value` as CloudFormation deploys it with these parameters: each `Fn::If` chosen, and
-/// `AWS::NoValue` removed (`None` when it is the whole value). Other intrinsics stay as they are.
-fn deployed(t: &Value, value: &Value, parameters: &HashMap<String, String>) -> Option<Value> {
-    if value.get("Fn::If").is_some() {
-        return deployed(t, chosen(t, value, parameters), parameters);
-    }
-    match value {
-        Value::Object(map) if map.len() == 1 && map.get("Ref") == Some(&json!("AWS::NoValue")) => {
-            None
-        }
-        Value::Object(map) => Some(Value::Object(
-            map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), deployed(t, v, parameters)?)))
-                .collect(),
-        )),
-        Value::Array(items) => Some(Value::Array(
-            items
-                .iter()
-                .filter_map(|v| deployed(t, v, parameters))
-                .collect(),
-        )),
-        other => Some(other.clone()),
-    }
-}
-
-/// The logical ids of the resources a deployment with these parameters creates.
-fn created_resources(t: &Value, parameters: &HashMap<String, String>) -> BTreeSet<String> {
-    t["Resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| match r.get("Condition") {
-            Some(name) => condition_holds(t, &json!({ "Condition": name }), parameters),
-            None => true,
-        })
-        .map(|(id, _)| id.clone())
-        .collect()
-}
-
-/// The descriptions of the rules' assertions these parameters fail: CloudFormation then
-/// refuses to create or update the stack.
-fn failed_rules(t: &Value, parameters: &HashMap<String, String>) -> Vec<String> {
-    let mut failed = Vec::new();
-    for rule in t["Rules"].as_object().unwrap().values() {
-        if let Some(condition) = rule.get("RuleCondition") {
-            if !condition_holds(t, condition, parameters) {
-                continue;
-            }
-        }
-        for assertion in rule["Assertions"].as_array().unwrap() {
-            if !condition_holds(t, &assertion["Assert"], parameters) {
-                failed.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
-            }
-        }
-    }
-    failed
-}
-
 /// The log-level environment each `LogLevel` gets. The runtime-loop test
 /// `tests/tests/runtime_logs.rs` runs the binaries with exactly this table.
 #[test]
@@ -732,17 +608,6 @@ const ALARMS: [&str; 6] = [
     "FunctionThrottlesAlarm",
     "FunctionErrorsAlarm",
 ];
-
-/// The ids of the template's resources of this type.
-fn resources_of_type<'t>(t: &'t Value, type_: &str) -> BTreeSet<&'t str> {
-    t["Resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"] == type_)
-        .map(|(id, _)| id.as_str())
-        .collect()
-}
 
 #[test]
 fn alarms_notify_the_optional_action_and_email_and_stay_quiet_without_traffic() {
@@ -1664,41 +1529,6 @@ fn the_deploy_role_trusts_the_subject_github_gives_the_deploy_job() {
     );
 }
 
-/// Whether `text` matches an IAM resource pattern, where `*` stands for any characters.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(tail) = text.strip_prefix(head) else {
-                return false;
-            };
-            (0..=tail.len())
-                .filter(|i| tail.is_char_boundary(*i))
-                .any(|i| glob_matches(rest, &tail[i..]))
-        }
-    }
-}
-
-/// Whether one of the policy's statements allows `action` on `resource`, and under which
-/// conditions.
-fn allowed_by<'p>(policy: &'p Value, action: &str, resource: &str) -> Option<&'p Value> {
-    policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["Effect"] == "Allow")
-        .filter(|s| actions(s).iter().any(|a| a == action))
-        .find(|s| {
-            let resources = match &s["Resource"] {
-                Value::String(r) => vec![r.as_str()],
-                Value::Array(rs) => rs.iter().filter_map(Value::as_str).collect(),
-                other => panic!("unexpected Resource {other}"),
-            };
-            resources.iter().any(|r| glob_matches(r, resource))
-        })
-        .map(|s| &s["Condition"])
-}
-
 #[test]
 fn the_deploy_guides_policy_lets_sam_deploy_each_samconfig_stack() {
     let t = template();
@@ -1875,41 +1705,14 @@ fn the_deploy_guide_lists_each_roles_data_actions() {
             .step_by(2)
             .filter(|w| w.starts_with("dynamodb:") || w.starts_with("secretsmanager:"))
             .collect();
-        let granted: BTreeSet<String> = policy_statements(&t, &f, &parameter_values(&t, &[]))
-            .iter()
-            .flat_map(actions)
-            .filter(|a| a.starts_with("dynamodb:") || a.starts_with("secretsmanager:"))
-            .collect();
+        let granted: BTreeSet<String> =
+            policy_statements(&t, f.logical_id, &parameter_values(&t, &[]))
+                .iter()
+                .flat_map(actions)
+                .filter(|a| a.starts_with("dynamodb:") || a.starts_with("secretsmanager:"))
+                .collect();
         let granted: BTreeSet<&str> = granted.iter().map(String::as_str).collect();
         assert_eq!(listed, granted, "{}", f.logical_id);
-    }
-}
-
-/// The statements of the function's role, as a deployment with these parameters gets them.
-fn policy_statements(t: &Value, f: &Function, parameters: &HashMap<String, String>) -> Vec<Value> {
-    let role = &resource(t, f.logical_id)["Properties"]["Role"]["Fn::GetAtt"];
-    let role_id = role[0]
-        .as_str()
-        .expect("the function's Role is a role of this template");
-    let policies = deployed(
-        t,
-        &resource(t, role_id)["Properties"]["Policies"],
-        parameters,
-    );
-    policies
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
-        .collect()
-}
-
-fn actions(statement: &Value) -> Vec<String> {
-    match &statement["Action"] {
-        Value::String(a) => vec![a.clone()],
-        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
-        other => panic!("unexpected Action {other}"),
     }
 }
 
@@ -1928,7 +1731,7 @@ fn no_statement_allows_a_wildcard_or_denies_nothing() {
         let parameters = parameter_values(&t, &[("CorbadoApiSecretKmsKeyArn", kms_key)]);
         for f in FUNCTIONS {
             assert!(resource(&t, f.logical_id)["Properties"]["Policies"].is_null());
-            for statement in policy_statements(&t, &f, &parameters) {
+            for statement in policy_statements(&t, f.logical_id, &parameters) {
                 assert_eq!(statement["Effect"], "Allow");
                 let text = statement.to_string();
                 if statement["Resource"] == "*" {
@@ -1963,7 +1766,7 @@ fn no_statement_allows_a_wildcard_or_denies_nothing() {
 
 /// The statements of the function's role that allow a `kms:` action.
 fn kms_statements(t: &Value, f: &Function, parameters: &HashMap<String, String>) -> Vec<Value> {
-    policy_statements(t, f, parameters)
+    policy_statements(t, f.logical_id, parameters)
         .into_iter()
         .filter(|s| actions(s).iter().any(|a| a.starts_with("kms:")))
         .collect()
@@ -2052,7 +1855,7 @@ fn every_function_is_traced_and_its_role_may_send_the_traces() {
         for mode in ["Active", "PassThrough"] {
             let parameters = parameter_values(&t, &[("Tracing", mode)]);
             assert!(
-                policy_statements(&t, &f, &parameters)
+                policy_statements(&t, f.logical_id, &parameters)
                     .iter()
                     .any(|s| actions(s) == XRAY_ACTIONS && s["Resource"] == "*"),
                 "{}: Tracing={mode}",
@@ -2175,7 +1978,7 @@ fn every_recorded_aws_call_is_allowed_by_its_functions_role() {
     }
     let mut report = Vec::new();
     for f in FUNCTIONS {
-        let allowed: BTreeSet<String> = policy_statements(&t, &f, &parameters)
+        let allowed: BTreeSet<String> = policy_statements(&t, f.logical_id, &parameters)
             .iter()
             .flat_map(actions)
             .filter(|a| is_data_action(a))

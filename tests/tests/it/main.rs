@@ -4,6 +4,7 @@
 //! `tests/tests/logs/` installs the process's log subscriber, `tests/tests/corbado_tls.rs`
 //! sets `SSL_CERT_FILE`.
 
+mod cfn;
 mod corbado_contract;
 mod create_connect_token;
 mod deployment_template;
