@@ -20,8 +20,9 @@ use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::{
-    authorize, basic_auth, config_with, invoke, login_claims, signed_passkey_data, verify_rsp,
-    Emulators, Endpoint, Event, FaultProxy, Reply, API_SECRET, SESSION_TTL_SECONDS, TEST_POLICY,
+    authorize, basic_auth, config_with, invoke, login_claims, respond, signed_passkey_data,
+    verify_rsp, Emulators, Endpoint, Event, FaultProxy, Reply, API_SECRET, SESSION_TTL_SECONDS,
+    TEST_POLICY,
 };
 
 /// The proxies of [`TestAppBuilder::start_behind_fault_proxies`].
@@ -220,6 +221,19 @@ impl TestApp {
             }
             Endpoint::Authorizer => panic!("the authorizer answers through TestApp::authorize"),
         }
+    }
+
+    /// [`TestApp::invoke`]'s response JSON, whatever it holds.
+    pub async fn respond(&self, event: Event) -> Value {
+        let (_request_id, response) = match event.endpoint() {
+            Endpoint::CreateConnectToken => respond(&self.create_connect_token, event).await,
+            Endpoint::VerifySignedPasskeyData => respond(&self.verify, event).await,
+            Endpoint::Session | Endpoint::Logout | Endpoint::LogoutEverywhere => {
+                respond(&self.session_routes, event).await
+            }
+            Endpoint::Authorizer => panic!("the authorizer answers through TestApp::authorize"),
+        };
+        response
     }
 
     /// The sessions table, as the functions use it.

@@ -70,6 +70,11 @@ impl Event {
         }
     }
 
+    /// `json` as it is, as an event of `endpoint`'s function.
+    pub fn raw(endpoint: Endpoint, json: Value) -> Self {
+        Self { endpoint, json }
+    }
+
     pub fn json(endpoint: Endpoint, body: &Value) -> Self {
         Self::new(endpoint, &body.to_string())
     }
@@ -180,13 +185,7 @@ impl Reply {
 /// ([`connect_backend::http::runtime::handle`]: lambda_http's API Gateway adapter and the
 /// panic guard) and returns the response JSON API Gateway would get.
 pub async fn invoke<H: Handler>(function: &Function<H>, event: Event) -> Reply {
-    let request = serde_json::value::to_raw_value(&event.json).expect("an event is JSON");
-    let mut context = Context::default();
-    context.request_id = unique_name("request");
-    let request_id = context.request_id.clone();
-    let handled = runtime::handle(function, LambdaEvent::new(request, context));
-    let response = as_function(event.endpoint, handled).await;
-    let raw = serde_json::to_value(response).expect("response serialises");
+    let (request_id, raw) = respond(function, event).await;
     let body = raw["body"]
         .as_str()
         .map(|b| serde_json::from_str(b).expect("the response body is JSON"))
@@ -202,6 +201,18 @@ pub async fn invoke<H: Handler>(function: &Function<H>, event: Event) -> Reply {
         body,
         raw,
     }
+}
+
+/// [`invoke`]'s response JSON, whatever it holds, and the request id the invocation ran with.
+pub async fn respond<H: Handler>(function: &Function<H>, event: Event) -> (String, Value) {
+    let request = serde_json::value::to_raw_value(&event.json).expect("an event is JSON");
+    let mut context = Context::default();
+    context.request_id = unique_name("request");
+    let request_id = context.request_id.clone();
+    let handled = runtime::handle(function, LambdaEvent::new(request, context));
+    let response = as_function(event.endpoint, handled).await;
+    let raw = serde_json::to_value(response).expect("response serialises");
+    (request_id, raw)
 }
 
 pub fn session_key(token: &str) -> String {

@@ -187,20 +187,25 @@ pub const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_A_TOKEN_FROM_connect-session";
 
 /// A Corbado stand-in that verifies every login and issues `connect_token` for every request.
 pub async fn corbado_accepting_everything(connect_token: &str) -> wiremock::MockServer {
+    let corbado = wiremock::MockServer::start().await;
+    accept_everything(&corbado, connect_token).await;
+    corbado
+}
+
+/// `corbado` verifies every login and issues `connect_token` for every request from now on.
+pub async fn accept_everything(corbado: &wiremock::MockServer, connect_token: &str) {
     use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer};
-    let corbado = MockServer::start().await;
+    use wiremock::Mock;
     Mock::given(method("POST"))
         .and(path("/v2/passkey/verifySignedData"))
         .respond_with(integration_tests::verify_rsp("success"))
-        .mount(&corbado)
+        .mount(corbado)
         .await;
     Mock::given(method("POST"))
         .and(path("/v2/connectTokens"))
         .respond_with(integration_tests::connect_token_rsp(Some(connect_token)))
-        .mount(&corbado)
+        .mount(corbado)
         .await;
-    corbado
 }
 
 /// Invokes and returns the response API Gateway gets; panics on anything else.
