@@ -31,14 +31,17 @@ impl Deadline {
     }
 
     /// From Lambda's deadline for the invocation (epoch milliseconds, the Runtime API's
-    /// `Lambda-Runtime-Deadline-Ms`), less [`ANSWER_MARGIN`]. 0 means none was given.
+    /// `Lambda-Runtime-Deadline-Ms`), less [`ANSWER_MARGIN`]. Lambda hands an event over
+    /// before its deadline: one that has passed already (0 when none was given; `cargo
+    /// lambda watch` sends a constant 600000) is no deadline of Lambda's, and the
+    /// template's timeout applies.
     pub fn for_invocation(lambda_deadline_ms: u64) -> Self {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let left = match lambda_deadline_ms {
-            0 => DEFAULT_TIMEOUT,
-            ms => Duration::from_millis(ms.saturating_sub(now_ms)),
+        let left = match lambda_deadline_ms.checked_sub(now_ms) {
+            Some(left) if left > 0 => Duration::from_millis(left),
+            _ => DEFAULT_TIMEOUT,
         };
         Self::after(left.saturating_sub(ANSWER_MARGIN))
     }
@@ -90,12 +93,14 @@ mod tests {
         let deadline = Deadline::for_invocation(epoch_ms_in(Duration::from_secs(15)));
         let left = deadline.remaining();
         assert!(left <= Duration::from_secs(14) && left > Duration::from_millis(13_900));
-        // None given: the template's timeout.
-        let left = Deadline::for_invocation(0).remaining();
-        assert!(left <= Duration::from_secs(14) && left > Duration::from_millis(13_900));
-        // Already past, or within the margin: no time at all.
+        // None given, or one that had passed before the event arrived (cargo lambda watch
+        // sends 600000): the template's timeout.
+        for unknown in [0, 1, 600_000] {
+            let left = Deadline::for_invocation(unknown).remaining();
+            assert!(left <= Duration::from_secs(14) && left > Duration::from_millis(13_900));
+        }
+        // Within the margin: no time at all.
         assert!(Deadline::for_invocation(epoch_ms_in(Duration::from_millis(500))).has_passed());
-        assert!(Deadline::for_invocation(1).has_passed());
     }
 
     #[test]
