@@ -131,7 +131,7 @@ def _session_ended(response) -> bool | None:
 def filter_body(context, body):
     # A body sent as application/json that is not UTF-8 never reaches the function locally:
     # cargo lambda watch cannot put it into the event and answers its own 500. The function's
-    # answer to such bytes (400 malformed_json) is tested in tests/tests/hardening.rs.
+    # answer to such bytes (400 malformed_json) is tested in tests/tests/it/hardening.rs.
     if isinstance(body, bytes):
         try:
             body.decode("utf-8")

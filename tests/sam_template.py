@@ -1,4 +1,4 @@
-"""What tests/tests/deployment_template.rs needs from the Python deployment tools in .venv, as
+"""What tests/tests/it/deployment_template.rs needs from the Python deployment tools in .venv, as
 JSON on stdout. Offline: SAM's translator needs a region name, never credentials.
 
   transform TEMPLATE [NAME=VALUE ...]  the CloudFormation SAM's transform makes of TEMPLATE

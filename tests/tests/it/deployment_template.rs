@@ -528,7 +528,7 @@ fn each_function_gets_a_configuration_that_the_code_accepts() {
 }
 
 /// The log-level environment each `LogLevel` gets. The runtime-loop test
-/// `tests/tests/runtime_logs.rs` runs the binaries with exactly this table.
+/// `it::runtime_logs` runs the binaries with exactly this table.
 #[test]
 fn lambdas_log_filter_never_drops_metrics_and_the_functions_apply_the_level() {
     let t = template();

@@ -1,6 +1,6 @@
 //! What operators see in CloudWatch: one Embedded Metric Format record per
 //! request, with the endpoint, the outcome code and the upstream latencies.
-//! (The matching summary log line: `request_log.rs`.)
+//! (The matching summary log line: `logs::request_log`.)
 
 use integration_tests::*;
 use serde_json::{json, Value};
