@@ -1,6 +1,6 @@
 //! The sessions table: its attributes, its user index, how a session is written to an
 //! item and read from one, and the table itself for local stacks and tests. The SAM
-//! template declares the same (`tests/tests/deployment_template.rs` compares them).
+//! template declares the same (`tests/tests/it/deployment_template.rs` compares them).
 
 use std::collections::HashMap;
 
